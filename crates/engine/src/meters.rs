@@ -1,0 +1,130 @@
+//! Values that flow from the audio thread back to the control thread without
+//! locks: per-port meters and engine statistics, as relaxed atomics.
+
+use crate::node::MAX_PORTS;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+#[inline]
+fn load_f32(a: &AtomicU32) -> f32 {
+    f32::from_bits(a.load(Ordering::Relaxed))
+}
+
+#[inline]
+fn store_f32(a: &AtomicU32, v: f32) {
+    a.store(v.to_bits(), Ordering::Relaxed);
+}
+
+/// Peak and RMS of every output port, indexed by `slot * MAX_PORTS + port`.
+pub struct Meters {
+    peak: Vec<AtomicU32>,
+    rms: Vec<AtomicU32>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MeterReading {
+    /// Largest |sample| since the last `take_peak`, in the wire's unit.
+    pub peak: f32,
+    /// RMS with a 300 ms time constant, in the wire's unit.
+    pub rms: f32,
+}
+
+impl Meters {
+    pub fn new(slots: usize) -> Meters {
+        let n = slots * MAX_PORTS;
+        Meters {
+            peak: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            rms: (0..n).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    pub fn index(slot: u32, port: usize) -> usize {
+        slot as usize * MAX_PORTS + port
+    }
+
+    pub(crate) fn update(&self, index: usize, peak: f32, rms: f32) {
+        if let (Some(p), Some(r)) = (self.peak.get(index), self.rms.get(index)) {
+            // Non-negative floats order like their bit patterns.
+            p.fetch_max(peak.to_bits(), Ordering::Relaxed);
+            store_f32(r, rms);
+        }
+    }
+
+    /// Read a meter, resetting its peak hold.
+    pub fn take(&self, index: usize) -> MeterReading {
+        match (self.peak.get(index), self.rms.get(index)) {
+            (Some(p), Some(r)) => MeterReading {
+                peak: f32::from_bits(p.swap(0, Ordering::Relaxed)),
+                rms: load_f32(r),
+            },
+            _ => MeterReading::default(),
+        }
+    }
+
+    /// Read without resetting the peak.
+    pub fn read(&self, index: usize) -> MeterReading {
+        match (self.peak.get(index), self.rms.get(index)) {
+            (Some(p), Some(r)) => MeterReading {
+                peak: load_f32(p),
+                rms: load_f32(r),
+            },
+            _ => MeterReading::default(),
+        }
+    }
+
+    pub(crate) fn clear(&self, index: usize) {
+        if let (Some(p), Some(r)) = (self.peak.get(index), self.rms.get(index)) {
+            p.store(0, Ordering::Relaxed);
+            r.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Engine statistics written by the audio thread and its backend.
+#[derive(Default)]
+pub struct Stats {
+    pub callbacks: AtomicU64,
+    pub frames: AtomicU64,
+    /// Duration of the last device callback, ns.
+    pub last_callback_ns: AtomicU64,
+    /// Longest callback since the last `take_max_callback_ns`.
+    pub max_callback_ns: AtomicU64,
+    /// The device buffer period of the last callback, ns.
+    pub period_ns: AtomicU64,
+    pub xruns: AtomicU64,
+    /// Samples that were NaN or infinite at a device output and were replaced.
+    pub nonfinite: AtomicU64,
+    /// The slot of the last node whose output was not finite, plus one (0 = none).
+    pub faulty_slot: AtomicU64,
+    /// Generation of the plan now running and the frame it started at.
+    pub generation: AtomicU64,
+    pub generation_frame: AtomicU64,
+    /// Device output peak since last read (f32 bits).
+    pub output_peak: AtomicU32,
+}
+
+impl Stats {
+    /// DSP load of the last callback, 0..1 (and above when late).
+    pub fn load(&self) -> f64 {
+        let p = self.period_ns.load(Ordering::Relaxed);
+        if p == 0 {
+            return 0.0;
+        }
+        self.last_callback_ns.load(Ordering::Relaxed) as f64 / p as f64
+    }
+
+    pub fn take_max_callback_ns(&self) -> u64 {
+        self.max_callback_ns.swap(0, Ordering::Relaxed)
+    }
+
+    pub fn take_output_peak(&self) -> f32 {
+        f32::from_bits(self.output_peak.swap(0, Ordering::Relaxed))
+    }
+
+    /// Record one device callback's timing.
+    pub fn record_callback(&self, elapsed_ns: u64, period_ns: u64) {
+        self.last_callback_ns.store(elapsed_ns, Ordering::Relaxed);
+        self.max_callback_ns.fetch_max(elapsed_ns, Ordering::Relaxed);
+        self.period_ns.store(period_ns, Ordering::Relaxed);
+        self.callbacks.fetch_add(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,305 @@
+//! The contract between the engine and a node kind: a descriptor that the
+//! control thread asks about ports, impedances and parameters, and a processor
+//! that runs on the audio thread.
+
+use crate::impedance::Impedance;
+use ohmpatch_patch::{Domain, KindSpec, ParamKind, Value};
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::path::{Path, PathBuf};
+
+/// The largest block the engine runs; device buffers are split into blocks of
+/// at most this many frames.
+pub const MAX_BLOCK: usize = 128;
+
+/// Most ports a node may have on one side; inputs and outputs are gathered into
+/// fixed arrays so the audio thread never allocates.
+pub const MAX_PORTS: usize = 8;
+
+/// What a processor learns about the block it is asked to fill.
+#[derive(Clone, Copy, Debug)]
+pub struct ProcessContext {
+    pub sample_rate: f64,
+    /// Frames in this block, 1..=MAX_BLOCK.
+    pub frames: usize,
+    /// Frame index of the block's first sample since the engine started.
+    pub time: u64,
+}
+
+/// The audio-thread half of a node.
+///
+/// Called only from the audio thread: it must not allocate, lock, block or
+/// print. Inputs arrive already loaded (the source impedance against this
+/// node's input impedance) and summed; each slice is `ctx.frames` long.
+pub trait Processor: Send {
+    fn process(&mut self, ctx: &ProcessContext, inputs: &[&[f32]], outputs: &mut [&mut [f32]]);
+
+    /// A realtime parameter changed. `index` is the param's index in the
+    /// kind's `KindSpec::params`; choices arrive as their index, booleans as
+    /// 0 or 1. Processors smooth continuous values themselves.
+    fn set_param(&mut self, _index: usize, _value: f64) {}
+
+    /// For feedback breakers (`delay` in a loop): produce this block's output
+    /// from history alone, before the loop's other nodes have run.
+    fn feedback_read(&mut self, _ctx: &ProcessContext, outputs: &mut [&mut [f32]]) {
+        for o in outputs.iter_mut() {
+            o.fill(0.0);
+        }
+    }
+
+    /// For feedback breakers: take this block's input after everything ran.
+    fn feedback_write(&mut self, _ctx: &ProcessContext, _inputs: &[&[f32]]) {}
+
+    /// Samples of delay the node adds (oversampling filters, lookahead).
+    fn latency(&self) -> usize {
+        0
+    }
+}
+
+/// What a node does besides processing, which the engine must plan for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Normal,
+    /// Writes one hidden output to a device channel (`output`).
+    DeviceOut,
+    /// Reads one hidden input from a device channel (`audio_in`).
+    DeviceIn,
+    /// May close a feedback loop (`delay`): run as read-then-write when in a cycle.
+    FeedbackBreaker,
+}
+
+/// Electrical facts of one port for a given set of params.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PortElectrical {
+    pub domain: Domain,
+    /// Output ports: the source impedance. Input ports: the load it presents.
+    pub impedance: Impedance,
+}
+
+/// A node's params resolved against its spec: every param present, typed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params {
+    values: Vec<ParamValue>,
+    names: Vec<&'static str>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ParamValue {
+    Number(f64),
+    Choice(usize),
+    Bool(bool),
+    Path(String),
+}
+
+impl ParamValue {
+    /// The value as the audio thread receives it in `set_param`.
+    pub fn as_f64(&self) -> f64 {
+        match self {
+            ParamValue::Number(n) => *n,
+            ParamValue::Choice(i) => *i as f64,
+            ParamValue::Bool(b) => f64::from(u8::from(*b)),
+            ParamValue::Path(_) => 0.0,
+        }
+    }
+}
+
+impl Params {
+    /// Resolve a patch node's params against its kind: missing ones take their
+    /// default, wrong types fall back to the default (validation reports them).
+    pub fn resolve(spec: &KindSpec, given: &BTreeMap<String, Value>) -> Params {
+        let mut values = Vec::with_capacity(spec.params.len());
+        for p in &spec.params {
+            let v = given.get(p.name);
+            let resolved = match &p.kind {
+                ParamKind::Number {
+                    default, min, max, ..
+                } => {
+                    let n = v.and_then(Value::as_f64).filter(|n| n.is_finite()).unwrap_or(*default);
+                    ParamValue::Number(n.clamp(*min, *max))
+                }
+                ParamKind::Choice { choices, default } => {
+                    let s = v.and_then(Value::as_str).unwrap_or(default);
+                    let i = choices
+                        .iter()
+                        .position(|c| *c == s)
+                        .or_else(|| choices.iter().position(|c| c == default))
+                        .unwrap_or(0);
+                    ParamValue::Choice(i)
+                }
+                ParamKind::Bool { default } => {
+                    ParamValue::Bool(v.and_then(Value::as_bool).unwrap_or(*default))
+                }
+                ParamKind::Path { default } => {
+                    ParamValue::Path(v.and_then(Value::as_str).unwrap_or(default).to_string())
+                }
+            };
+            values.push(resolved);
+        }
+        Params {
+            values,
+            names: spec.params.iter().map(|p| p.name).collect(),
+        }
+    }
+
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| *n == name)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&ParamValue> {
+        self.index_of(name).map(|i| &self.values[i])
+    }
+
+    pub fn values(&self) -> &[ParamValue] {
+        &self.values
+    }
+
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
+    }
+
+    /// A number param; panics only on a descriptor bug (name not in the spec).
+    pub fn num(&self, name: &str) -> f64 {
+        match self.get(name) {
+            Some(v) => v.as_f64(),
+            None => panic!("param {name} is not declared by this kind"),
+        }
+    }
+
+    pub fn choice(&self, name: &str) -> usize {
+        match self.get(name) {
+            Some(ParamValue::Choice(i)) => *i,
+            _ => panic!("param {name} is not a choice of this kind"),
+        }
+    }
+
+    pub fn flag(&self, name: &str) -> bool {
+        match self.get(name) {
+            Some(ParamValue::Bool(b)) => *b,
+            _ => panic!("param {name} is not a bool of this kind"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> &str {
+        match self.get(name) {
+            Some(ParamValue::Path(p)) => p,
+            _ => panic!("param {name} is not a path of this kind"),
+        }
+    }
+
+    /// The domain named by a `domain` choice param, if the kind has one.
+    pub fn domain_or(&self, fallback: Domain) -> Domain {
+        match (self.index_of("domain"), self.get("domain")) {
+            (Some(_), Some(ParamValue::Choice(i))) => DOMAIN_CHOICES
+                .get(*i)
+                .and_then(|n| Domain::from_name(n))
+                .unwrap_or(fallback),
+            _ => fallback,
+        }
+    }
+}
+
+/// The choices of every `domain` param, in this order.
+pub const DOMAIN_CHOICES: &[&str] = &["line", "mic", "instrument", "speaker", "acoustic", "digital"];
+
+/// A control-thread job that a processor needs done off the audio thread,
+/// such as writing a recorder's samples to disk. The engine calls `run`
+/// regularly (after every block when rendering offline) and `finish` when the
+/// node goes away or the engine stops.
+pub trait Service: Send {
+    fn run(&mut self) -> Result<(), String>;
+    fn finish(&mut self) -> Result<(), String> {
+        self.run()
+    }
+}
+
+/// What a node kind may use while building its processor (control thread).
+pub struct BuildEnv<'a> {
+    pub sample_rate: f64,
+    /// The folder of the patch file; relative paths resolve against it.
+    pub patch_dir: Option<&'a Path>,
+    /// Let paths leave the patch folder (a user's own patch, not a shared one).
+    pub allow_outside_paths: bool,
+    /// Seed for noise sources, mixed with the node id so nodes differ.
+    pub seed: u64,
+    pub node_id: &'a str,
+    pub(crate) services: Vec<Box<dyn Service>>,
+    pub(crate) probes: Vec<Arc<dyn Any + Send + Sync>>,
+}
+
+impl<'a> BuildEnv<'a> {
+    pub fn new(sample_rate: f64, patch_dir: Option<&'a Path>, seed: u64, node_id: &'a str) -> Self {
+        BuildEnv {
+            sample_rate,
+            patch_dir,
+            allow_outside_paths: false,
+            seed,
+            node_id,
+            services: Vec::new(),
+            probes: Vec::new(),
+        }
+    }
+
+    /// A seed unique to this node, stable across runs.
+    pub fn node_seed(&self) -> u64 {
+        // FNV-1a over the id, mixed with the engine seed.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for b in self.node_id.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+        h
+    }
+
+    /// Resolve a path param against the patch folder, refusing escapes.
+    pub fn resolve_path(&self, value: &str) -> Result<PathBuf, String> {
+        let dir = self.patch_dir.unwrap_or_else(|| Path::new("."));
+        ohmpatch_patch::resolve_param_path(dir, value, self.allow_outside_paths)
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn add_service(&mut self, service: Box<dyn Service>) {
+        self.services.push(service);
+    }
+
+    /// Share data a user interface reads (a scope's trace, a meter's
+    /// readings): lock-free structures the processor writes and the editor
+    /// finds with `Engine::probe`.
+    pub fn publish(&mut self, data: Arc<dyn Any + Send + Sync>) {
+        self.probes.push(data);
+    }
+
+    pub(crate) fn take_probes(&mut self) -> Vec<Arc<dyn Any + Send + Sync>> {
+        std::mem::take(&mut self.probes)
+    }
+
+    pub(crate) fn take_services(&mut self) -> Vec<Box<dyn Service>> {
+        std::mem::take(&mut self.services)
+    }
+}
+
+/// The control-thread half of a node kind: its description and how to build it.
+pub trait NodeKind: Send + Sync {
+    fn spec(&self) -> &KindSpec;
+
+    fn role(&self) -> Role {
+        Role::Normal
+    }
+
+    /// Domain and impedance of each port (in `spec().ports` order) for these params.
+    fn electrical(&self, params: &Params) -> Vec<PortElectrical>;
+
+    /// Build a processor. Runs on the control thread, so it may allocate and
+    /// read files; errors are shown to the user as they are.
+    fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String>;
+
+    /// Whether a change of this param can be sent to the running processor
+    /// (`set_param`) instead of building a new one.
+    fn is_realtime_param(&self, name: &str) -> bool {
+        match self.spec().param(name).map(|p| &p.kind) {
+            Some(ParamKind::Number { .. }) | Some(ParamKind::Bool { .. }) => true,
+            Some(ParamKind::Choice { .. }) => name != "domain",
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The ohmpatch patch document: nodes, wires and params, RON load and save,
+//! validation against a node catalogue, path confinement and the edit history.
+//!
+//! This crate knows no audio and no GUI, so the editor, the engine and the
+//! command line all share one definition of what a patch is.
+
+mod doc;
+pub mod error;
+pub mod history;
+pub mod io;
+pub mod paths;
+mod source;
+pub mod spec;
+pub mod validate;
+
+pub use doc::{CURRENT_VERSION, Endpoint, Node, Patch, Value, Wire};
+pub use error::{Diagnostic, LoadError, Location};
+pub use history::{Edit, History};
+pub use io::{
+    SaveStage, load_file, load_str, save_atomic, save_atomic_with, save_text_atomic, to_ron_string,
+};
+pub use paths::{PathError, resolve_param_path};
+pub use spec::{Catalogue, Direction, Domain, KindSpec, ParamKind, ParamSpec, PortSpec, Taper};
+pub use validate::{MAX_NODES, MAX_WIRES, validate};

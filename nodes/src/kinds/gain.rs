@@ -1,0 +1,82 @@
+//! `gain`: an ideal amplifier or attenuator, smoothed so a moving knob does
+//! not zipper. It has no impedance of its own: a utility, not a device.
+
+use crate::desc::*;
+use ohmpatch_engine::dsp::{Smoother, db_to_gain};
+use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor};
+use ohmpatch_patch::{Domain, KindSpec};
+
+pub struct Gain {
+    spec: KindSpec,
+}
+
+impl Gain {
+    pub fn new() -> Gain {
+        Gain {
+            spec: KindSpec {
+                kind: "gain",
+                help: "Ideal gain or attenuation in dB; no impedance, no noise.",
+                ports: vec![
+                    input("in", Domain::Line, "Signal in."),
+                    output("out", Domain::Line, "Signal times the gain."),
+                ],
+                params: vec![
+                    number("gain_db", -120.0, 60.0, 0.0, "dB", "Gain; −120 dB is silence."),
+                    domain_param("line"),
+                ],
+            },
+        }
+    }
+}
+
+impl Default for Gain {
+    fn default() -> Self {
+        Gain::new()
+    }
+}
+
+pub(crate) fn gain_of(db: f64) -> f64 {
+    if db <= -120.0 { 0.0 } else { db_to_gain(db) }
+}
+
+impl NodeKind for Gain {
+    fn spec(&self) -> &KindSpec {
+        &self.spec
+    }
+    fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
+        transparent(&self.spec, params)
+    }
+    fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
+        Ok(Box::new(GainProc {
+            gain: Smoother::new(gain_of(params.num("gain_db")), 5.0, env.sample_rate),
+        }))
+    }
+}
+
+pub struct GainProc {
+    pub gain: Smoother,
+}
+
+impl Processor for GainProc {
+    fn process(&mut self, _ctx: &ProcessContext, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        let (Some(inp), Some(out)) = (inputs.first(), outputs.first_mut()) else {
+            return;
+        };
+        if self.gain.is_settled() {
+            let g = self.gain.value as f32;
+            for (o, i) in out.iter_mut().zip(inp.iter()) {
+                *o = *i * g;
+            }
+        } else {
+            for (o, i) in out.iter_mut().zip(inp.iter()) {
+                *o = (f64::from(*i) * self.gain.next()) as f32;
+            }
+        }
+    }
+
+    fn set_param(&mut self, index: usize, value: f64) {
+        if index == 0 {
+            self.gain.set(gain_of(value));
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! `output`: the converter to the audio device. Volts become full scale
+//! (`full_scale_dbu`, EBU R68 +18 dBu by default), then a safety limiter and
+//! a NaN guard make sure a mistake never reaches ears or speakers.
+
+use crate::desc::*;
+use ohmpatch_engine::dsp::dbu_to_v;
+use ohmpatch_engine::{BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor, Role};
+use ohmpatch_patch::{Domain, KindSpec};
+
+pub struct Output {
+    spec: KindSpec,
+}
+
+/// Volts at the peak of a sine whose rms is `full_scale_dbu`: the value that maps to 1.0.
+pub fn full_scale_peak_v(full_scale_dbu: f64) -> f64 {
+    dbu_to_v(full_scale_dbu) * std::f64::consts::SQRT_2
+}
+
+impl Output {
+    pub fn new() -> Output {
+        Output {
+            spec: KindSpec {
+                kind: "output",
+                help: "Sends its input to a device channel (and to `render`'s WAV): volts to full scale, with a safety limiter.",
+                ports: vec![input("in", Domain::Line, "Line-level volts to convert.")],
+                params: vec![
+                    integer("channel", 1.0, 64.0, 1.0, "Device channel, from 1 (render writes one channel per output node, in id order)."),
+                    number("full_scale_dbu", -20.0, 40.0, 18.0, "dBu", "The level of a sine that peaks at 0 dBFS (EBU R68: +18 dBu)."),
+                    flag("limiter", true, "Safety limiter: nothing above the ceiling reaches the device."),
+                    number("ceiling_dbfs", -40.0, 0.0, 0.0, "dBFS", "The limiter's ceiling."),
+                    log_number("z_in_ohm", 1.0, 1e7, 100_000.0, "Ω", "Input impedance (a converter input barely loads the wire)."),
+                ],
+            },
+        }
+    }
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output::new()
+    }
+}
+
+impl NodeKind for Output {
+    fn spec(&self) -> &KindSpec {
+        &self.spec
+    }
+    fn role(&self) -> Role {
+        Role::DeviceOut
+    }
+    fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
+        vec![port(Domain::Line, Impedance::Ohms(params.num("z_in_ohm")))]
+    }
+    fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
+        Ok(Box::new(OutputProc {
+            scale: 1.0 / full_scale_peak_v(params.num("full_scale_dbu")),
+            limiter: Limiter::new(params.flag("limiter"), params.num("ceiling_dbfs"), env.sample_rate),
+        }))
+    }
+}
+
+/// A brick-wall peak limiter: instant attack (so nothing overshoots the
+/// ceiling) and an exponential release. Transparent at or below the ceiling.
+pub struct Limiter {
+    pub enabled: bool,
+    ceiling: f32,
+    gain: f32,
+    release: f32,
+}
+
+impl Limiter {
+    pub fn new(enabled: bool, ceiling_dbfs: f64, sample_rate: f64) -> Limiter {
+        Limiter {
+            enabled,
+            ceiling: 10f64.powf(ceiling_dbfs / 20.0) as f32,
+            gain: 1.0,
+            release: (-1.0 / (0.050 * sample_rate)).exp() as f32,
+        }
+    }
+
+    pub fn set_ceiling_dbfs(&mut self, db: f64) {
+        self.ceiling = 10f64.powf(db / 20.0) as f32;
+    }
+
+    #[inline]
+    pub fn tick(&mut self, x: f32) -> f32 {
+        if !self.enabled {
+            return x;
+        }
+        self.gain = 1.0 - (1.0 - self.gain) * self.release;
+        let a = x.abs();
+        if a * self.gain > self.ceiling {
+            self.gain = self.ceiling / a;
+        }
+        let y = x * self.gain;
+        // Rounding must not let a sample past the ceiling.
+        y.clamp(-self.ceiling, self.ceiling)
+    }
+}
+
+struct OutputProc {
+    scale: f64,
+    limiter: Limiter,
+}
+
+impl Processor for OutputProc {
+    fn process(&mut self, _ctx: &ProcessContext, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        let (Some(inp), Some(out)) = (inputs.first(), outputs.first_mut()) else {
+            return;
+        };
+        for (o, x) in out.iter_mut().zip(inp.iter()) {
+            let v = (f64::from(*x) * self.scale) as f32;
+            let v = if v.is_finite() { v } else { 0.0 };
+            *o = self.limiter.tick(v);
+        }
+    }
+
+    fn set_param(&mut self, index: usize, value: f64) {
+        match index {
+            1 => self.scale = 1.0 / full_scale_peak_v(value),
+            2 => self.limiter.enabled = value != 0.0,
+            3 => self.limiter.set_ceiling_dbfs(value),
+            _ => {}
+        }
+    }
+}

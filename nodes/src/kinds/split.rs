@@ -1,0 +1,58 @@
+//! `split`: one input copied to four outputs. Any output may also fan out by
+//! itself; `split` exists so a patch can show the branch point.
+
+use crate::desc::*;
+use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor};
+use ohmpatch_patch::{Domain, KindSpec};
+
+pub struct Split {
+    spec: KindSpec,
+}
+
+impl Split {
+    pub fn new() -> Split {
+        Split {
+            spec: KindSpec {
+                kind: "split",
+                help: "Copies its input to four outputs.",
+                ports: vec![
+                    input("in", Domain::Line, "Signal in."),
+                    output("out1", Domain::Line, "Copy 1."),
+                    output("out2", Domain::Line, "Copy 2."),
+                    output("out3", Domain::Line, "Copy 3."),
+                    output("out4", Domain::Line, "Copy 4."),
+                ],
+                params: vec![domain_param("line")],
+            },
+        }
+    }
+}
+
+impl Default for Split {
+    fn default() -> Self {
+        Split::new()
+    }
+}
+
+impl NodeKind for Split {
+    fn spec(&self) -> &KindSpec {
+        &self.spec
+    }
+    fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
+        transparent(&self.spec, params)
+    }
+    fn build(&self, _params: &Params, _env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
+        Ok(Box::new(SplitProc))
+    }
+}
+
+struct SplitProc;
+
+impl Processor for SplitProc {
+    fn process(&mut self, _ctx: &ProcessContext, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        let Some(inp) = inputs.first() else { return };
+        for o in outputs.iter_mut() {
+            o.copy_from_slice(&inp[..o.len()]);
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! `tone`: a test-signal generator — sine, exponential sweep (Farina) or
+//! square — at a stated rms level, as a bench oscillator would give it.
+
+use crate::desc::*;
+use ohmpatch_engine::dsp::{Smoother, dbu_to_v, spl_to_pa};
+use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor};
+use ohmpatch_patch::{Domain, KindSpec};
+use std::f64::consts::PI;
+
+pub struct Tone {
+    spec: KindSpec,
+}
+
+const WAVEFORMS: &[&str] = &["sine", "sweep", "square"];
+
+impl Tone {
+    pub fn new() -> Tone {
+        Tone {
+            spec: KindSpec {
+                kind: "tone",
+                help: "Test oscillator: sine, exponential sweep or square at an rms level in the output's unit.",
+                ports: vec![output("out", Domain::Line, "The signal, in the chosen domain's unit.")],
+                params: vec![
+                    choice("waveform", WAVEFORMS, "sine", "sine, exponential sweep (freq_hz to sweep_end_hz over sweep_s, repeating) or square."),
+                    log_number("freq_hz", 1.0, 24_000.0, 1000.0, "Hz", "Frequency (the sweep's start)."),
+                    number("level_dbu", -140.0, 50.0, 0.0, "dBu", "Rms level on electrical domains."),
+                    number("level_db_spl", 0.0, 160.0, 94.0, "dB SPL", "Rms level when the domain is acoustic."),
+                    number("level_dbfs", -140.0, 0.0, -18.0, "dBFS", "Rms level when the domain is digital."),
+                    number("z_out_ohm", 0.0, 1e6, 0.0, "Ω", "Source impedance; 0 is an ideal source."),
+                    domain_param("line"),
+                    log_number("sweep_end_hz", 1.0, 24_000.0, 20_000.0, "Hz", "Where the sweep ends."),
+                    number("sweep_s", 0.1, 60.0, 5.0, "s", "Duration of one sweep."),
+                ],
+            },
+        }
+    }
+}
+
+impl Default for Tone {
+    fn default() -> Self {
+        Tone::new()
+    }
+}
+
+/// The rms level of a source in its domain's unit (volts, pascals or full scale).
+pub fn source_rms(params: &Params, domain: Domain) -> f64 {
+    match domain {
+        Domain::Acoustic => spl_to_pa(params.num("level_db_spl")),
+        Domain::Digital => 10f64.powf(params.num("level_dbfs") / 20.0),
+        _ => dbu_to_v(params.num("level_dbu")),
+    }
+}
+
+impl NodeKind for Tone {
+    fn spec(&self) -> &KindSpec {
+        &self.spec
+    }
+
+    fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
+        let d = params.domain_or(Domain::Line);
+        vec![port(d, if d.is_electrical() { ohms(params.num("z_out_ohm")) } else { ohmpatch_engine::Impedance::None })]
+    }
+
+    fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
+        let domain = params.domain_or(Domain::Line);
+        let rms = source_rms(params, domain);
+        let sr = env.sample_rate;
+        Ok(Box::new(ToneProc {
+            waveform: params.choice("waveform"),
+            freq: Smoother::new(params.num("freq_hz"), 10.0, sr),
+            rms: Smoother::new(rms, 10.0, sr),
+            domain,
+            end_hz: params.num("sweep_end_hz"),
+            sweep_s: params.num("sweep_s"),
+            phase: 0.0,
+            t: 0.0,
+            sr,
+            level_idx: [
+                params.index_of("level_dbu").unwrap_or(usize::MAX),
+                params.index_of("level_db_spl").unwrap_or(usize::MAX),
+                params.index_of("level_dbfs").unwrap_or(usize::MAX),
+            ],
+        }))
+    }
+}
+
+struct ToneProc {
+    waveform: usize,
+    freq: Smoother,
+    rms: Smoother,
+    domain: Domain,
+    end_hz: f64,
+    sweep_s: f64,
+    /// Phase in cycles, kept in [0, 1).
+    phase: f64,
+    /// Time within the sweep, seconds.
+    t: f64,
+    sr: f64,
+    level_idx: [usize; 3],
+}
+
+impl Processor for ToneProc {
+    fn process(&mut self, _ctx: &ProcessContext, _inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        let Some(out) = outputs.first_mut() else { return };
+        let dt = 1.0 / self.sr;
+        for o in out.iter_mut() {
+            let amp = self.rms.next();
+            let f0 = self.freq.next();
+            let v = match self.waveform {
+                // Square: rms equals its amplitude.
+                2 => {
+                    if self.phase < 0.5 { amp } else { -amp }
+                }
+                _ => amp * std::f64::consts::SQRT_2 * (2.0 * PI * self.phase).sin(),
+            };
+            *o = v as f32;
+            let f = if self.waveform == 1 {
+                // Exponential sweep: f(t) = f0 · (f1/f0)^(t/T).
+                let r = (self.end_hz / f0).ln() / self.sweep_s;
+                self.t += dt;
+                if self.t >= self.sweep_s {
+                    self.t = 0.0;
+                    self.phase = 0.0;
+                }
+                f0 * (r * self.t).exp()
+            } else {
+                f0
+            };
+            self.phase += f * dt;
+            self.phase -= self.phase.floor();
+        }
+    }
+
+    fn set_param(&mut self, index: usize, value: f64) {
+        match index {
+            0 => self.waveform = value as usize,
+            1 => self.freq.set(value),
+            7 => self.end_hz = value,
+            8 => self.sweep_s = value,
+            i if i == self.level_idx[0] && self.domain.is_electrical() => self.rms.set(dbu_to_v(value)),
+            i if i == self.level_idx[1] && self.domain == Domain::Acoustic => self.rms.set(spl_to_pa(value)),
+            i if i == self.level_idx[2] && self.domain == Domain::Digital => self.rms.set(10f64.powf(value / 20.0)),
+            _ => {}
+        }
+    }
+}

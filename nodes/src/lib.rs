@@ -1,0 +1,22 @@
+//! The ohmpatch node catalogue: one module per node kind, each with its
+//! descriptor (ports with domain and impedance, params with unit, range,
+//! default and help) and its processor.
+
+pub mod desc;
+pub mod kinds;
+pub mod wav;
+
+use ohmpatch_engine::Registry;
+use std::sync::Arc;
+
+/// Every kind this build knows.
+pub fn registry() -> Registry {
+    let mut r = Registry::new();
+    kinds::register_all(&mut r);
+    r
+}
+
+/// The catalogue shared between threads.
+pub fn shared_registry() -> Arc<Registry> {
+    Arc::new(registry())
+}
