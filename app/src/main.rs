@@ -1,1 +1,73 @@
-fn main() {}
+//! `ohmpatch`: the editor and the command line (CONTRACT §3).
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "ohmpatch",
+    version,
+    about = "A modular node-graph audio host whose wires are electrical.",
+    long_about = "ohmpatch patches microphones, preamps, power amps, speakers, noise sources and \
+                  files together; every wire carries volts or pascals, with impedance, level, \
+                  noise floor and headroom."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Open the editor on PATCH (the demo patch when none is given).
+    Edit { patch: Option<PathBuf> },
+    /// Render the patch's `output` nodes offline to a 32-bit float WAV file.
+    Render(cli::render::Args),
+    /// Play the patch in real time on an audio device.
+    Play(cli::play::Args),
+    /// Validate and compile a patch; print the processing order and every wire's levels.
+    Check(cli::check::Args),
+    /// List the node catalogue.
+    Nodes {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List audio hosts and devices.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open the editor on PATCH, save the window as PNG once drawn, and exit.
+    Screenshot {
+        patch: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help/version to stdout with exit 0, usage errors with 2.
+            let code = e.exit_code();
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    let code = match cli.command {
+        None => cli::editor::run(None),
+        Some(Command::Edit { patch }) => cli::editor::run(patch),
+        Some(Command::Render(a)) => cli::render::run(a),
+        Some(Command::Play(a)) => cli::play::run(a),
+        Some(Command::Check(a)) => cli::check::run(a),
+        Some(Command::Nodes { json }) => cli::nodes::run(json),
+        Some(Command::Devices { json }) => cli::devices::run(json),
+        Some(Command::Screenshot { patch, out }) => cli::editor::screenshot(patch, out),
+    };
+    ExitCode::from(code)
+}

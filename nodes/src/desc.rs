@@ -67,7 +67,13 @@ pub fn log_number(
     }
 }
 
-pub fn integer(name: &'static str, min: f64, max: f64, default: f64, help: &'static str) -> ParamSpec {
+pub fn integer(
+    name: &'static str,
+    min: f64,
+    max: f64,
+    default: f64,
+    help: &'static str,
+) -> ParamSpec {
     ParamSpec {
         name,
         kind: ParamKind::Number {
@@ -123,7 +129,11 @@ pub fn domain_param(default: &'static str) -> ParamSpec {
 
 /// An ohms value where 0 means an ideal source (no loading).
 pub fn ohms(z: f64) -> Impedance {
-    if z > 0.0 { Impedance::Ohms(z) } else { Impedance::None }
+    if z > 0.0 {
+        Impedance::Ohms(z)
+    } else {
+        Impedance::None
+    }
 }
 
 pub fn port(domain: Domain, impedance: Impedance) -> PortElectrical {

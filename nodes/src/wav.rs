@@ -16,7 +16,8 @@ pub struct Audio {
 
 /// Read a WAV file of any common format, refusing oversized files.
 pub fn read_wav(path: &Path) -> Result<Audio, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(format!(
             "{} is {} MB; files up to {} MB can be loaded",
@@ -25,7 +26,8 @@ pub fn read_wav(path: &Path) -> Result<Audio, String> {
             MAX_FILE_BYTES / 1_000_000
         ));
     }
-    let mut r = hound::WavReader::open(path).map_err(|e| format!("{} is not a readable WAV file: {e}", path.display()))?;
+    let mut r = hound::WavReader::open(path)
+        .map_err(|e| format!("{} is not a readable WAV file: {e}", path.display()))?;
     let spec = r.spec();
     let n_ch = usize::from(spec.channels.max(1));
     if spec.sample_rate == 0 {
@@ -74,7 +76,8 @@ pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
         return Ok(x.to_vec());
     }
     let chunk = 1024;
-    let mut rs = FftFixedIn::<f64>::new(from as usize, to as usize, chunk, 2, 1).map_err(|e| e.to_string())?;
+    let mut rs = FftFixedIn::<f64>::new(from as usize, to as usize, chunk, 2, 1)
+        .map_err(|e| e.to_string())?;
     let delay = rs.output_delay();
     let want = (x.len() as f64 * f64::from(to) / f64::from(from)).round() as usize;
     let mut out: Vec<f32> = Vec::with_capacity(want + delay + chunk * 2);
@@ -93,7 +96,9 @@ pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
         pos = end;
     }
     while out.len() < want + delay {
-        let block = rs.process_partial::<&[f64]>(None, None).map_err(|e| e.to_string())?;
+        let block = rs
+            .process_partial::<&[f64]>(None, None)
+            .map_err(|e| e.to_string())?;
         if block[0].is_empty() {
             break;
         }
@@ -115,15 +120,22 @@ pub fn write_f32_wav(path: &Path, channels: &[Vec<f32>], sample_rate: u32) -> Re
     };
     let tmp = path.with_extension(format!("wav.tmp-{}", std::process::id()));
     let result = (|| -> Result<(), String> {
-        let mut w = hound::WavWriter::create(&tmp, spec).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let mut w = hound::WavWriter::create(&tmp, spec)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let frames = channels.iter().map(Vec::len).max().unwrap_or(0);
         for f in 0..frames {
             for c in 0..n_ch {
-                let s = channels.get(c).and_then(|ch| ch.get(f)).copied().unwrap_or(0.0);
-                w.write_sample(s).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                let s = channels
+                    .get(c)
+                    .and_then(|ch| ch.get(f))
+                    .copied()
+                    .unwrap_or(0.0);
+                w.write_sample(s)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             }
         }
-        w.finalize().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        w.finalize()
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
     })();
     if result.is_err() {
@@ -140,7 +152,9 @@ mod tests {
     fn resampling_keeps_a_sine_level_and_length() {
         let from = 44_100;
         let x: Vec<f32> = (0..from)
-            .map(|i| (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / f64::from(from)).sin() as f32)
+            .map(|i| {
+                (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / f64::from(from)).sin() as f32
+            })
             .collect();
         let y = resample(&x, from, 48_000).unwrap();
         assert_eq!(y.len(), 48_000);

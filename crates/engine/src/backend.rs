@@ -38,7 +38,11 @@ pub fn render_offline(engine: &mut Engine, frames: usize, block: usize) -> Vec<V
                     channels.resize_with(ch + 1, || Vec::with_capacity(frames));
                 }
                 scratch.clear();
-                scratch.extend(core.device_out(i, m).iter().map(|s| if s.is_finite() { *s } else { 0.0 }));
+                scratch.extend(
+                    core.device_out(i, m)
+                        .iter()
+                        .map(|s| if s.is_finite() { *s } else { 0.0 }),
+                );
                 let c = &mut channels[ch];
                 // Several outputs on one channel sum, as on a device.
                 if c.len() < done + off + m {
@@ -166,13 +170,19 @@ fn open_device(kind: BackendKind, opts: &StreamOptions) -> Result<DeviceChoice, 
                 None => return Err(format!("no {} output device named \"{name}\"", kind.name())),
             }
         }
-        None => host
-            .default_output_device()
-            .ok_or_else(|| format!("{} has no output device (is the server running?)", kind.name()))?,
+        None => host.default_output_device().ok_or_else(|| {
+            format!(
+                "{} has no output device (is the server running?)",
+                kind.name()
+            )
+        })?,
     };
-    let cfg = device
-        .default_output_config()
-        .map_err(|e| format!("{}: cannot read the device's configuration: {e}", kind.name()))?;
+    let cfg = device.default_output_config().map_err(|e| {
+        format!(
+            "{}: cannot read the device's configuration: {e}",
+            kind.name()
+        )
+    })?;
     let mut rate = cfg.sample_rate();
     if kind != BackendKind::Jack
         && let Some(want) = opts.sample_rate
@@ -317,7 +327,11 @@ impl Stream {
                 stop.store(true, Ordering::Relaxed);
                 handle.take().and_then(|h| h.join().ok()).map(|b| *b)
             }
-            StreamInner::Device { stream, give_back, back } => {
+            StreamInner::Device {
+                stream,
+                give_back,
+                back,
+            } => {
                 give_back.store(true, Ordering::Relaxed);
                 let core = back.recv_timeout(Duration::from_millis(500)).ok();
                 let _ = stream.pause();
@@ -415,9 +429,9 @@ fn start_device(
                 stats_err.xruns.fetch_add(1, Ordering::Relaxed);
                 StreamEvent::Xrun
             }
-            cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::HostUnavailable => {
-                StreamEvent::Lost(e.to_string())
-            }
+            cpal::ErrorKind::DeviceNotAvailable
+            | cpal::ErrorKind::HostUnavailable
+            | cpal::ErrorKind::StreamInvalidated => StreamEvent::Lost(e.to_string()),
             _ => StreamEvent::Error(e.to_string()),
         };
         let _ = err_events.try_send(ev);
@@ -425,7 +439,9 @@ fn start_device(
     let stream = device
         .build_output_stream::<f32, _, _>(config, data_cb, err_cb, Some(Duration::from_secs(3)))
         .map_err(|e| format!("cannot open the device: {e}"))?;
-    stream.play().map_err(|e| format!("cannot start the device: {e}"))?;
+    stream
+        .play()
+        .map_err(|e| format!("cannot start the device: {e}"))?;
     Ok(StreamInner::Device {
         stream,
         give_back,
@@ -478,7 +494,10 @@ pub fn list_devices() -> Vec<DeviceInfo> {
                 continue;
             }
         };
-        let default_id = host.default_output_device().and_then(|d| d.id().ok()).map(|i| i.to_string());
+        let default_id = host
+            .default_output_device()
+            .and_then(|d| d.id().ok())
+            .map(|i| i.to_string());
         if let Ok(devs) = host.output_devices() {
             for d in devs {
                 let id = d.id().map(|i| i.to_string()).unwrap_or_default();

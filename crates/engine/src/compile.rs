@@ -52,9 +52,14 @@ pub enum StepKind {
 pub enum InputSrc {
     Zero,
     /// Sum of wires into a scratch buffer; a single settled wire is read in place.
-    Sum { scratch: u32, wires: Vec<u32> },
+    Sum {
+        scratch: u32,
+        wires: Vec<u32>,
+    },
     /// The device's input channel (`audio_in`).
-    Device { buffer: u32 },
+    Device {
+        buffer: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -111,7 +116,11 @@ impl Schedule {
             && self.device_outs == other.device_outs
             && self.device_ins == other.device_ins
             && self.nodes.len() == other.nodes.len()
-            && self.nodes.iter().zip(&other.nodes).all(|(a, b)| a.id == b.id)
+            && self
+                .nodes
+                .iter()
+                .zip(&other.nodes)
+                .all(|(a, b)| a.id == b.id)
     }
 
     pub fn node(&self, id: &str) -> Option<&SchedNode> {
@@ -216,7 +225,9 @@ pub fn compile(
         let (s, d) = (graph[s], graph[d]);
         let sk = registry.get(&info[s].kind).map(|k| k.spec());
         let dk = registry.get(&info[d].kind).map(|k| k.spec());
-        let (Some(sk), Some(dk)) = (sk, dk) else { continue };
+        let (Some(sk), Some(dk)) = (sk, dk) else {
+            continue;
+        };
         let sport = sk
             .ports
             .iter()
@@ -225,11 +236,19 @@ pub fn compile(
             .ports
             .iter()
             .position(|p| p.name == wire.to.port && p.direction == Direction::In);
-        let (Some(sport), Some(dport)) = (sport, dport) else { continue };
+        let (Some(sport), Some(dport)) = (sport, dport) else {
+            continue;
+        };
         if !seen.insert(wire.clone()) {
             continue;
         }
-        wires.push(W { wire, src: s, sport, dst: d, dport });
+        wires.push(W {
+            wire,
+            src: s,
+            sport,
+            dst: d,
+            dport,
+        });
     }
     for w in &wires {
         graph.update_edge(NodeIndex::new(w.src), NodeIndex::new(w.dst), ());
@@ -339,7 +358,10 @@ pub fn compile(
                         load_z: dp.impedance.clone(),
                     });
                 }
-                inputs.push(InputSrc::Sum { scratch, wires: list });
+                inputs.push(InputSrc::Sum {
+                    scratch,
+                    wires: list,
+                });
             }
             if info[n].role == Role::DeviceIn {
                 let b = pool.take(1);
@@ -446,7 +468,11 @@ fn cycle_error(scc: &[NodeIndex], graph: &DiGraph<usize, ()>, info: &[SchedNode]
     CompileError {
         message: format!(
             "feedback loop without a delay through {}; put a `delay` node in the loop",
-            names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+            names
+                .iter()
+                .map(|n| format!("\"{n}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         nodes: names,
     }

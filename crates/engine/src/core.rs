@@ -31,9 +31,15 @@ pub(crate) struct RtStep {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum RtInput {
     Zero,
-    Device { buffer: u32 },
+    Device {
+        buffer: u32,
+    },
     /// Wires `start..start+len` of `Plan::wires`, summed into `scratch`.
-    Sum { scratch: u32, start: u32, len: u32 },
+    Sum {
+        scratch: u32,
+        start: u32,
+        len: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -245,8 +251,12 @@ impl Core {
         }
         let mut old = std::mem::replace(&mut self.plan, plan);
         std::mem::swap(&mut old.trash, &mut self.plan.trash);
-        self.stats.generation.store(self.plan.generation, Ordering::Relaxed);
-        self.stats.generation_frame.store(self.time, Ordering::Relaxed);
+        self.stats
+            .generation
+            .store(self.plan.generation, Ordering::Relaxed);
+        self.stats
+            .generation_frame
+            .store(self.time, Ordering::Relaxed);
         if let Err(e) = self.tx.try_send(FromCore::Retired(old)) {
             let FromCore::Retired(old) = e.into_inner();
             if self.backlog.len() < self.backlog.capacity() {
@@ -270,8 +280,11 @@ impl Core {
             frames,
             time: self.time,
         };
-        let meter_now = self.meter_every <= 1 || self.block_count % u64::from(self.meter_every) == 0;
-        let meter_coeff = 1.0 - (-(frames as f64 * f64::from(self.meter_every.max(1))) / (0.3 * self.sample_rate)).exp() as f32;
+        let meter_now =
+            self.meter_every <= 1 || self.block_count % u64::from(self.meter_every) == 0;
+        let meter_coeff = 1.0
+            - (-(frames as f64 * f64::from(self.meter_every.max(1))) / (0.3 * self.sample_rate))
+                .exp() as f32;
         let plan = &mut *self.plan;
         let base = plan.buffers.as_mut_ptr();
         let nbuf = plan.buffers.len() / MAX_BLOCK;
@@ -284,7 +297,10 @@ impl Core {
             let dst = unsafe { buf(base, b, frames) };
             if in_channels > 0 && (ch as usize) < in_channels {
                 for (i, d) in dst.iter_mut().enumerate() {
-                    *d = input.get(i * in_channels + ch as usize).copied().unwrap_or(0.0);
+                    *d = input
+                        .get(i * in_channels + ch as usize)
+                        .copied()
+                        .unwrap_or(0.0);
                 }
             } else {
                 dst.fill(0.0);
@@ -300,7 +316,11 @@ impl Core {
                     RtInput::Zero => zero,
                     // SAFETY: filled above; not an output of this step.
                     RtInput::Device { buffer } => unsafe { buf(base, buffer, frames) },
-                    RtInput::Sum { scratch, start, len } => {
+                    RtInput::Sum {
+                        scratch,
+                        start,
+                        len,
+                    } => {
                         let ws = &plan.wires[start as usize..(start + len) as usize];
                         if len == 1 && plan.edges[ws[0].edge as usize].settled_unity() {
                             // SAFETY: a source buffer written by an earlier step.
@@ -351,7 +371,9 @@ impl Core {
                 if meter_now && spec.meter != NONE {
                     let (peak, ms) = peak_and_ms(o);
                     if !peak.is_finite() {
-                        self.stats.faulty_slot.store(u64::from(step.slot) + 1, Ordering::Relaxed);
+                        self.stats
+                            .faulty_slot
+                            .store(u64::from(step.slot) + 1, Ordering::Relaxed);
                     }
                     let state = &mut self.rms_state[spec.meter as usize];
                     *state += meter_coeff * (ms - *state);
@@ -364,7 +386,9 @@ impl Core {
         }
         self.time += frames as u64;
         self.block_count += 1;
-        self.stats.frames.fetch_add(frames as u64, Ordering::Relaxed);
+        self.stats
+            .frames
+            .fetch_add(frames as u64, Ordering::Relaxed);
     }
 
     /// The samples of device output `i` from the last block.
@@ -385,7 +409,13 @@ impl Core {
 
     /// Fill an interleaved device buffer of any length, block by block.
     /// Non-finite samples are replaced by silence and counted.
-    pub fn process_interleaved(&mut self, out: &mut [f32], channels: usize, input: &[f32], in_channels: usize) {
+    pub fn process_interleaved(
+        &mut self,
+        out: &mut [f32],
+        channels: usize,
+        input: &[f32],
+        in_channels: usize,
+    ) {
         let channels = channels.max(1);
         let total = out.len() / channels;
         let mut done = 0;
@@ -423,7 +453,9 @@ impl Core {
             }
             done += frames;
         }
-        self.stats.output_peak.fetch_max(peak.to_bits(), Ordering::Relaxed);
+        self.stats
+            .output_peak
+            .fetch_max(peak.to_bits(), Ordering::Relaxed);
     }
 }
 

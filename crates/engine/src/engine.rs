@@ -88,7 +88,10 @@ impl std::fmt::Display for EngineError {
             EngineError::Compile(e) => write!(f, "{e}"),
             EngineError::Build { node, message } => write!(f, "node \"{node}\": {message}"),
             EngineError::TooManyNodes { count, max } => {
-                write!(f, "the patch has {count} nodes; this engine takes at most {max}")
+                write!(
+                    f,
+                    "the patch has {count} nodes; this engine takes at most {max}"
+                )
             }
         }
     }
@@ -255,7 +258,11 @@ impl Engine {
     pub fn meter(&self, id: &str, port: &str) -> Option<MeterReading> {
         let inst = self.live.get(id)?;
         let kind = self.registry.get(&inst.kind)?;
-        let pi = kind.spec().ports.iter().position(|p| p.name == port && p.direction == Direction::Out)?;
+        let pi = kind
+            .spec()
+            .ports
+            .iter()
+            .position(|p| p.name == port && p.direction == Direction::Out)?;
         (pi < MAX_PORTS).then(|| self.meters.read(Meters::index(inst.slot, pi)))
     }
 
@@ -279,7 +286,12 @@ impl Engine {
             .iter()
             .find(|(_, i)| i.slot == slot)
             .map(|(id, _)| id.clone())
-            .or_else(|| self.fading.iter().find(|f| f.inst.slot == slot).map(|f| f.synthetic.clone()))
+            .or_else(|| {
+                self.fading
+                    .iter()
+                    .find(|f| f.inst.slot == slot)
+                    .map(|f| f.synthetic.clone())
+            })
     }
 
     /// Make a fresh audio-thread half after the old one was lost with a
@@ -319,8 +331,15 @@ impl Engine {
         let ids: Vec<String> = self.live.keys().cloned().collect();
         for id in ids {
             let inst = self.live.get(&id).expect("listed");
-            let Some(kind) = self.registry.get(&inst.kind) else { continue };
-            let mut env = BuildEnv::new(self.config.sample_rate, self.config.patch_dir.as_deref(), self.config.seed, &id);
+            let Some(kind) = self.registry.get(&inst.kind) else {
+                continue;
+            };
+            let mut env = BuildEnv::new(
+                self.config.sample_rate,
+                self.config.patch_dir.as_deref(),
+                self.config.seed,
+                &id,
+            );
             env.allow_outside_paths = self.config.allow_outside_paths;
             match kind.build(&inst.params, &mut env) {
                 Ok(p) => {
@@ -333,7 +352,10 @@ impl Engine {
                     self.retiring.push((0, old));
                     self.pending_installs.push((slot, p));
                 }
-                Err(message) => errors.push(EngineError::Build { node: id.clone(), message }),
+                Err(message) => errors.push(EngineError::Build {
+                    node: id.clone(),
+                    message,
+                }),
             }
         }
         self.stats.generation.store(0, Ordering::Relaxed);
@@ -366,7 +388,12 @@ impl Engine {
         if !diags.is_empty() {
             return Err(EngineError::Invalid(diags));
         }
-        let schedule = compile(patch, &self.registry, self.config.sample_rate, &HashSet::new())?;
+        let schedule = compile(
+            patch,
+            &self.registry,
+            self.config.sample_rate,
+            &HashSet::new(),
+        )?;
 
         // Build what must be built before touching any state.
         let mut built: Vec<(String, Instance, Box<dyn Processor>)> = Vec::new();
@@ -383,7 +410,8 @@ impl Engine {
                     .zip(params.values().iter().zip(inst.params.values()))
                     .any(|(name, (a, b))| a != b && !kind.is_realtime_param(name));
                 if !rebuild {
-                    for (i, (a, b)) in params.values().iter().zip(inst.params.values()).enumerate() {
+                    for (i, (a, b)) in params.values().iter().zip(inst.params.values()).enumerate()
+                    {
                         if a != b {
                             param_msgs.push((inst.slot, i as u32, a.as_f64()));
                         }
@@ -398,10 +426,12 @@ impl Engine {
                 id,
             );
             env.allow_outside_paths = self.config.allow_outside_paths;
-            let p = kind.build(&params, &mut env).map_err(|message| EngineError::Build {
-                node: id.clone(),
-                message,
-            })?;
+            let p = kind
+                .build(&params, &mut env)
+                .map_err(|message| EngineError::Build {
+                    node: id.clone(),
+                    message,
+                })?;
             let services = env.take_services();
             let probes = env.take_probes();
             built.push((
@@ -476,7 +506,10 @@ impl Engine {
         let topology_changed = !retire.is_empty()
             || !self.pending_installs.is_empty()
             || self.target.wires != patch.wires
-            || !self.schedule.as_ref().is_some_and(|s| s.same_plan(&schedule));
+            || !self
+                .schedule
+                .as_ref()
+                .is_some_and(|s| s.same_plan(&schedule));
         self.target = patch.clone();
         self.schedule = Some(schedule);
         if topology_changed {
@@ -491,7 +524,12 @@ impl Engine {
 
     /// Change one param of one node: a message when it is realtime, a plan
     /// otherwise. Cheaper than `set_patch` for a knob being dragged.
-    pub fn set_param(&mut self, id: &str, name: &str, value: ohmpatch_patch::Value) -> Result<(), EngineError> {
+    pub fn set_param(
+        &mut self,
+        id: &str,
+        name: &str,
+        value: ohmpatch_patch::Value,
+    ) -> Result<(), EngineError> {
         let mut patch = self.target.clone();
         match patch.nodes.get_mut(id) {
             Some(n) => {
@@ -531,10 +569,12 @@ impl Engine {
     }
 
     fn slot_of(&self, id: &str) -> Option<u32> {
-        self.live
-            .get(id)
-            .map(|i| i.slot)
-            .or_else(|| self.fading.iter().find(|f| f.synthetic == id).map(|f| f.inst.slot))
+        self.live.get(id).map(|i| i.slot).or_else(|| {
+            self.fading
+                .iter()
+                .find(|f| f.synthetic == id)
+                .map(|f| f.inst.slot)
+        })
     }
 
     fn send_plan(&mut self) {
@@ -551,7 +591,12 @@ impl Engine {
                 // The fading parts make a loop the new patch does not have:
                 // drop the fade rather than refuse the edit.
                 self.finish_fades_now();
-                match compile(&self.target, &self.registry, self.config.sample_rate, &HashSet::new()) {
+                match compile(
+                    &self.target,
+                    &self.registry,
+                    self.config.sample_rate,
+                    &HashSet::new(),
+                ) {
                     Ok(s) => s,
                     Err(_) => return,
                 }
@@ -561,7 +606,8 @@ impl Engine {
         self.plan_dirty = false;
         match self.to_core.try_send(ToCore::Plan(plan)) {
             Ok(()) => self.in_flight += 1,
-            Err(TrySendError::Full(ToCore::Plan(p))) | Err(TrySendError::Disconnected(ToCore::Plan(p))) => {
+            Err(TrySendError::Full(ToCore::Plan(p)))
+            | Err(TrySendError::Disconnected(ToCore::Plan(p))) => {
                 // Put the processors back so they go with the next plan.
                 let mut p = *p;
                 self.pending_installs.append(&mut p.installs);
@@ -629,7 +675,8 @@ impl Engine {
                 let li = plan.loadings.len() as u32;
                 plan.loadings.push(LoadingState::new(&o.loading));
                 let key = (slot, o.port.unwrap_or(usize::MAX));
-                plan.loading_inherit.push(self.loading_keys.get(&key).copied().unwrap_or(NONE));
+                plan.loading_inherit
+                    .push(self.loading_keys.get(&key).copied().unwrap_or(NONE));
                 loading_keys.insert(key, li);
                 let meter = match o.port {
                     Some(p) if p < MAX_PORTS && slot != u32::MAX => Meters::index(slot, p) as u32,
@@ -673,7 +720,10 @@ impl Engine {
             for (i, &(n, _)) in s.device_outs.iter().enumerate() {
                 let id = s.nodes[n].id.as_str();
                 let base = id.split('#').next().unwrap_or(id);
-                let ch = live_outs.iter().position(|l| *l == base).unwrap_or(live_outs.len() + i);
+                let ch = live_outs
+                    .iter()
+                    .position(|l| *l == base)
+                    .unwrap_or(live_outs.len() + i);
                 plan.device_outs[i].1 = ch as u32;
             }
         }
@@ -722,7 +772,8 @@ impl Engine {
         let applied = self.stats.generation.load(Ordering::Relaxed);
         let since = self.stats.generation_frame.load(Ordering::Relaxed);
         let now = self.stats.frames.load(Ordering::Relaxed);
-        let fade_frames = (self.config.fade_ms * self.config.sample_rate / 1000.0) as u64 + MAX_BLOCK as u64;
+        let fade_frames =
+            (self.config.fade_ms * self.config.sample_rate / 1000.0) as u64 + MAX_BLOCK as u64;
         if (!self.fading.is_empty() || !self.fading_wires.is_empty())
             && applied >= self.fade_generation
             && now.saturating_sub(since) >= fade_frames

@@ -33,7 +33,10 @@ impl C64 {
         C64::new(self.re + o.re, self.im + o.im)
     }
     pub fn mul(self, o: C64) -> C64 {
-        C64::new(self.re * o.re - self.im * o.im, self.re * o.im + self.im * o.re)
+        C64::new(
+            self.re * o.re - self.im * o.im,
+            self.re * o.im + self.im * o.re,
+        )
     }
     pub fn div(self, o: C64) -> C64 {
         let d = o.re * o.re + o.im * o.im;
@@ -127,7 +130,9 @@ impl Impedance {
             acc = match (acc, l) {
                 (a, Impedance::None) => a,
                 (None, l) => Some(l.clone()),
-                (Some(Impedance::Ohms(a)), Impedance::Ohms(b)) => Some(Impedance::Ohms(a * b / (a + b))),
+                (Some(Impedance::Ohms(a)), Impedance::Ohms(b)) => {
+                    Some(Impedance::Ohms(a * b / (a + b)))
+                }
                 (Some(a), b) => {
                     let (n1, d1) = a.as_rational().expect("not None");
                     let (n2, d2) = b.as_rational().expect("not None");
@@ -150,7 +155,10 @@ pub enum Loading {
     Unity,
     Gain(f64),
     /// Digital IIR `b / a` (a[0] = 1), from the bilinear transform.
-    Filter { b: Vec<f64>, a: Vec<f64> },
+    Filter {
+        b: Vec<f64>,
+        a: Vec<f64>,
+    },
 }
 
 impl Loading {
@@ -311,7 +319,9 @@ impl LoadingState {
         if self.step != 0.0 {
             for x in buf.iter_mut() {
                 self.gain += self.step;
-                if (self.step > 0.0 && self.gain >= self.target) || (self.step < 0.0 && self.gain <= self.target) {
+                if (self.step > 0.0 && self.gain >= self.target)
+                    || (self.step < 0.0 && self.gain <= self.target)
+                {
                     self.gain = self.target;
                     self.step = 0.0;
                 }
@@ -384,7 +394,12 @@ mod tests {
             let zl = spk.at(f).unwrap();
             let analog = zl.div(zl.add(C64::new(8.0, 0.0))).abs();
             let digital = l.response(f, 48000.0).abs();
-            assert!((db(digital) - db(analog)).abs() < 0.1, "{f}: {} vs {}", db(digital), db(analog));
+            assert!(
+                (db(digital) - db(analog)).abs() < 0.1,
+                "{f}: {} vs {}",
+                db(digital),
+                db(analog)
+            );
         }
     }
 
@@ -402,7 +417,8 @@ mod tests {
             st.apply(chunk);
         }
         let tail = &buf[24000..];
-        let rms = (tail.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / tail.len() as f64).sqrt();
+        let rms =
+            (tail.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / tail.len() as f64).sqrt();
         let expect = l.response(f, 48000.0).abs() / 2f64.sqrt();
         assert!((db(rms) - db(expect)).abs() < 0.01);
     }

@@ -123,7 +123,8 @@ impl Stats {
     /// Record one device callback's timing.
     pub fn record_callback(&self, elapsed_ns: u64, period_ns: u64) {
         self.last_callback_ns.store(elapsed_ns, Ordering::Relaxed);
-        self.max_callback_ns.fetch_max(elapsed_ns, Ordering::Relaxed);
+        self.max_callback_ns
+            .fetch_max(elapsed_ns, Ordering::Relaxed);
         self.period_ns.store(period_ns, Ordering::Relaxed);
         self.callbacks.fetch_add(1, Ordering::Relaxed);
     }

@@ -6,8 +6,8 @@ use crate::impedance::Impedance;
 use ohmpatch_patch::{Domain, KindSpec, ParamKind, Value};
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The largest block the engine runs; device buffers are split into blocks of
 /// at most this many frames.
@@ -115,7 +115,10 @@ impl Params {
                 ParamKind::Number {
                     default, min, max, ..
                 } => {
-                    let n = v.and_then(Value::as_f64).filter(|n| n.is_finite()).unwrap_or(*default);
+                    let n = v
+                        .and_then(Value::as_f64)
+                        .filter(|n| n.is_finite())
+                        .unwrap_or(*default);
                     ParamValue::Number(n.clamp(*min, *max))
                 }
                 ParamKind::Choice { choices, default } => {
@@ -200,7 +203,14 @@ impl Params {
 }
 
 /// The choices of every `domain` param, in this order.
-pub const DOMAIN_CHOICES: &[&str] = &["line", "mic", "instrument", "speaker", "acoustic", "digital"];
+pub const DOMAIN_CHOICES: &[&str] = &[
+    "line",
+    "mic",
+    "instrument",
+    "speaker",
+    "acoustic",
+    "digital",
+];
 
 /// A control-thread job that a processor needs done off the audio thread,
 /// such as writing a recorder's samples to disk. The engine calls `run`

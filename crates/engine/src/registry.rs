@@ -21,7 +21,10 @@ impl Registry {
     }
 
     pub fn get(&self, name: &str) -> Option<&dyn NodeKind> {
-        self.kinds.iter().find(|k| k.spec().kind == name).map(|k| k.as_ref())
+        self.kinds
+            .iter()
+            .find(|k| k.spec().kind == name)
+            .map(|k| k.as_ref())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &dyn NodeKind> {

@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 use ohmpatch_engine::*;
-use ohmpatch_patch::{Direction, Domain, KindSpec, ParamKind, ParamSpec, Patch, PortSpec, Taper, Wire};
+use ohmpatch_patch::{
+    Direction, Domain, KindSpec, ParamKind, ParamSpec, Patch, PortSpec, Taper, Wire,
+};
 use std::sync::Arc;
 
 fn port(name: &'static str, direction: Direction) -> PortSpec {
@@ -51,12 +53,26 @@ impl NodeKind for TestKind {
                 domain: Domain::Line,
                 impedance: match p.direction {
                     Direction::Out => {
-                        let z = params.index_of("z_out").map(|_| params.num("z_out")).unwrap_or(self.z_out);
-                        if z > 0.0 { Impedance::Ohms(z) } else { Impedance::None }
+                        let z = params
+                            .index_of("z_out")
+                            .map(|_| params.num("z_out"))
+                            .unwrap_or(self.z_out);
+                        if z > 0.0 {
+                            Impedance::Ohms(z)
+                        } else {
+                            Impedance::None
+                        }
                     }
                     Direction::In => {
-                        let z = params.index_of("z_in").map(|_| params.num("z_in")).unwrap_or(self.z_in);
-                        if z > 0.0 { Impedance::Ohms(z) } else { Impedance::None }
+                        let z = params
+                            .index_of("z_in")
+                            .map(|_| params.num("z_in"))
+                            .unwrap_or(self.z_in);
+                        if z > 0.0 {
+                            Impedance::Ohms(z)
+                        } else {
+                            Impedance::None
+                        }
                     }
                 },
             })
@@ -70,10 +86,15 @@ impl NodeKind for TestKind {
                 sr: env.sample_rate,
             }),
             "lp" => Box::new(OnePole { z: 0.0, a: 0.99 }),
-            "delay" => Box::new(BlockDelay { last: [0.0; MAX_BLOCK] }),
+            "delay" => Box::new(BlockDelay {
+                last: [0.0; MAX_BLOCK],
+            }),
             "out" => Box::new(Pass { gain: 1.0 }),
             _ => Box::new(Pass {
-                gain: params.index_of("gain").map(|_| params.num("gain")).unwrap_or(1.0) as f32,
+                gain: params
+                    .index_of("gain")
+                    .map(|_| params.num("gain"))
+                    .unwrap_or(1.0) as f32,
             }),
         })
     }
@@ -149,25 +170,64 @@ impl Processor for BlockDelay {
 
 pub fn registry() -> Arc<Registry> {
     let mut r = Registry::new();
-    let k = |kind: &'static str, ports: Vec<PortSpec>, params: Vec<ParamSpec>, role: Role| TestKind {
-        spec: KindSpec {
-            kind,
-            help: "",
-            ports,
-            params,
-        },
-        role,
-        z_out: 0.0,
-        z_in: 0.0,
-    };
+    let k =
+        |kind: &'static str, ports: Vec<PortSpec>, params: Vec<ParamSpec>, role: Role| TestKind {
+            spec: KindSpec {
+                kind,
+                help: "",
+                ports,
+                params,
+            },
+            role,
+            z_out: 0.0,
+            z_in: 0.0,
+        };
     use Direction::*;
-    r.register(Box::new(k("src", vec![port("out", Out)], vec![num("freq", 1.0, 20000.0, 1000.0), num("z_out", 0.0, 1e6, 0.0)], Role::Normal)));
-    r.register(Box::new(k("pass", vec![port("in", In), port("out", Out)], vec![num("gain", -10.0, 10.0, 1.0), num("z_in", 0.0, 1e7, 0.0)], Role::Normal)));
-    r.register(Box::new(k("lp", vec![port("in", In), port("out", Out)], vec![], Role::Normal)));
-    r.register(Box::new(k("sum", vec![port("a", In), port("b", In), port("out", Out)], vec![], Role::Normal)));
-    r.register(Box::new(k("fan", vec![port("in", In), port("o1", Out), port("o2", Out)], vec![], Role::Normal)));
-    r.register(Box::new(k("delay", vec![port("in", In), port("out", Out)], vec![], Role::FeedbackBreaker)));
-    r.register(Box::new(k("out", vec![port("in", In)], vec![num("z_in", 0.0, 1e7, 0.0)], Role::DeviceOut)));
+    r.register(Box::new(k(
+        "src",
+        vec![port("out", Out)],
+        vec![
+            num("freq", 1.0, 20000.0, 1000.0),
+            num("z_out", 0.0, 1e6, 0.0),
+        ],
+        Role::Normal,
+    )));
+    r.register(Box::new(k(
+        "pass",
+        vec![port("in", In), port("out", Out)],
+        vec![num("gain", -10.0, 10.0, 1.0), num("z_in", 0.0, 1e7, 0.0)],
+        Role::Normal,
+    )));
+    r.register(Box::new(k(
+        "lp",
+        vec![port("in", In), port("out", Out)],
+        vec![],
+        Role::Normal,
+    )));
+    r.register(Box::new(k(
+        "sum",
+        vec![port("a", In), port("b", In), port("out", Out)],
+        vec![],
+        Role::Normal,
+    )));
+    r.register(Box::new(k(
+        "fan",
+        vec![port("in", In), port("o1", Out), port("o2", Out)],
+        vec![],
+        Role::Normal,
+    )));
+    r.register(Box::new(k(
+        "delay",
+        vec![port("in", In), port("out", Out)],
+        vec![],
+        Role::FeedbackBreaker,
+    )));
+    r.register(Box::new(k(
+        "out",
+        vec![port("in", In)],
+        vec![num("z_in", 0.0, 1e7, 0.0)],
+        Role::DeviceOut,
+    )));
     Arc::new(r)
 }
 
@@ -176,7 +236,8 @@ pub fn patch(nodes: &str, wires: &str) -> Patch {
     let mut p = Patch::default();
     for n in nodes.split_whitespace() {
         let (id, kind) = n.split_once(':').unwrap();
-        p.nodes.insert(id.into(), ohmpatch_patch::Node::new(kind, (0.0, 0.0)));
+        p.nodes
+            .insert(id.into(), ohmpatch_patch::Node::new(kind, (0.0, 0.0)));
     }
     for w in wires.split_whitespace() {
         let (a, b) = w.split_once('>').unwrap();

@@ -14,7 +14,10 @@ fn pos(order: &[&str], id: &str) -> usize {
 #[test]
 fn chain_runs_in_signal_order() {
     //  c → b → a → o   (ids chosen so id order is the reverse of signal order)
-    let p = patch("c:src b:pass a:pass o:out", "c.out>b.in b.out>a.in a.out>o.in");
+    let p = patch(
+        "c:src b:pass a:pass o:out",
+        "c.out>b.in b.out>a.in a.out>o.in",
+    );
     let s = compile(&p, &registry(), 48000.0, &HashSet::new()).unwrap();
     assert_eq!(s.order(), vec!["c", "b", "a", "o"]);
 }
@@ -28,17 +31,31 @@ fn buffers_are_reused_after_their_last_reader() {
     );
     let s = compile(&p, &registry(), 48000.0, &HashSet::new()).unwrap();
     // Zero buffer + a handful, not one per wire and scratch.
-    assert!(s.buffer_count <= 6, "{} buffers for a chain", s.buffer_count);
-    let outs: Vec<u32> = s.steps.iter().flat_map(|st| st.outputs.iter().map(|o| o.buffer)).collect();
+    assert!(
+        s.buffer_count <= 6,
+        "{} buffers for a chain",
+        s.buffer_count
+    );
+    let outs: Vec<u32> = s
+        .steps
+        .iter()
+        .flat_map(|st| st.outputs.iter().map(|o| o.buffer))
+        .collect();
     let distinct: HashSet<u32> = outs.iter().copied().collect();
-    assert!(distinct.len() < outs.len(), "some output buffer is reused: {outs:?}");
+    assert!(
+        distinct.len() < outs.len(),
+        "some output buffer is reused: {outs:?}"
+    );
 }
 
 #[test]
 fn fan_in_is_summed_and_fan_out_shares_one_buffer() {
     //   a ─┬─→ x ─┐
     //      └─→ y ─┴→ m(sum of x, y into `a` port) → o
-    let p = patch("a:src x:pass y:pass m:pass o:out", "a.out>x.in a.out>y.in x.out>m.in y.out>m.in m.out>o.in");
+    let p = patch(
+        "a:src x:pass y:pass m:pass o:out",
+        "a.out>x.in a.out>y.in x.out>m.in y.out>m.in m.out>o.in",
+    );
     let s = compile(&p, &registry(), 48000.0, &HashSet::new()).unwrap();
     let step = |id: &str| s.steps.iter().find(|st| s.nodes[st.node].id == id).unwrap();
     let a_out = step("a").outputs[0].buffer;
@@ -61,7 +78,10 @@ fn fan_in_is_summed_and_fan_out_shares_one_buffer() {
 #[test]
 fn a_cycle_without_delay_is_an_error_naming_its_nodes() {
     //  s → a → b → c → a   (a, b, c loop)
-    let p = patch("s:src a:sum b:pass c:pass o:out", "s.out>a.a a.out>b.in b.out>c.in c.out>a.b c.out>o.in");
+    let p = patch(
+        "s:src a:sum b:pass c:pass o:out",
+        "s.out>a.a a.out>b.in b.out>c.in c.out>a.b c.out>o.in",
+    );
     let e = compile(&p, &registry(), 48000.0, &HashSet::new()).unwrap_err();
     assert_eq!(e.nodes, vec!["a", "b", "c"]);
     assert!(e.message.contains("\"a\", \"b\", \"c\""), "{}", e.message);
@@ -71,11 +91,24 @@ fn a_cycle_without_delay_is_an_error_naming_its_nodes() {
 #[test]
 fn a_cycle_through_a_delay_is_allowed_and_the_delay_is_split() {
     //  s → a → d(delay) → a
-    let p = patch("s:src a:sum d:delay o:out", "s.out>a.a a.out>d.in d.out>a.b a.out>o.in");
+    let p = patch(
+        "s:src a:sum d:delay o:out",
+        "s.out>a.a a.out>d.in d.out>a.b a.out>o.in",
+    );
     let s = compile(&p, &registry(), 48000.0, &HashSet::new()).unwrap();
-    let kinds: Vec<(&str, StepKind)> = s.steps.iter().map(|st| (s.nodes[st.node].id.as_str(), st.kind)).collect();
-    let read = kinds.iter().position(|k| *k == ("d", StepKind::FeedbackRead)).unwrap();
-    let write = kinds.iter().position(|k| *k == ("d", StepKind::FeedbackWrite)).unwrap();
+    let kinds: Vec<(&str, StepKind)> = s
+        .steps
+        .iter()
+        .map(|st| (s.nodes[st.node].id.as_str(), st.kind))
+        .collect();
+    let read = kinds
+        .iter()
+        .position(|k| *k == ("d", StepKind::FeedbackRead))
+        .unwrap();
+    let write = kinds
+        .iter()
+        .position(|k| *k == ("d", StepKind::FeedbackWrite))
+        .unwrap();
     let a = kinds.iter().position(|k| k.0 == "a").unwrap();
     assert!(read < a && a < write, "{kinds:?}");
     assert_eq!(write, kinds.len() - 1);
@@ -93,7 +126,10 @@ fn a_delay_outside_any_loop_runs_in_place() {
 #[test]
 fn a_second_loop_without_delay_in_the_same_component_is_still_an_error() {
     // d closes a→d→a, but a→b→a has no delay.
-    let p = patch("a:sum d:delay b:pass", "a.out>d.in d.out>a.a a.out>b.in b.out>a.b");
+    let p = patch(
+        "a:sum d:delay b:pass",
+        "a.out>d.in d.out>a.a a.out>b.in b.out>a.b",
+    );
     let e = compile(&p, &registry(), 48000.0, &HashSet::new()).unwrap_err();
     assert_eq!(e.nodes, vec!["a", "b"]);
 }
@@ -101,11 +137,27 @@ fn a_second_loop_without_delay_in_the_same_component_is_still_an_error() {
 #[test]
 fn loading_is_the_divider_of_source_and_parallel_loads() {
     let mut p = patch("s:src x:pass y:pass", "s.out>x.in s.out>y.in");
-    p.nodes.get_mut("s").unwrap().params.insert("z_out".into(), 150.0.into());
-    p.nodes.get_mut("x").unwrap().params.insert("z_in".into(), 2400.0.into());
-    p.nodes.get_mut("y").unwrap().params.insert("z_in".into(), 2400.0.into());
+    p.nodes
+        .get_mut("s")
+        .unwrap()
+        .params
+        .insert("z_out".into(), 150.0.into());
+    p.nodes
+        .get_mut("x")
+        .unwrap()
+        .params
+        .insert("z_in".into(), 2400.0.into());
+    p.nodes
+        .get_mut("y")
+        .unwrap()
+        .params
+        .insert("z_in".into(), 2400.0.into());
     let s = compile(&p, &registry(), 48000.0, &HashSet::new()).unwrap();
-    let src = s.steps.iter().find(|st| s.nodes[st.node].id == "s").unwrap();
+    let src = s
+        .steps
+        .iter()
+        .find(|st| s.nodes[st.node].id == "s")
+        .unwrap();
     // 150 Ω into 2.4 kΩ ∥ 2.4 kΩ = 1.2 kΩ: −1.02 dB.
     match src.outputs[0].loading {
         Loading::Gain(g) => assert!((20.0 * g.log10() + 1.023).abs() < 0.005, "{g}"),
@@ -126,7 +178,10 @@ fn outputs_never_alias_inputs_of_the_same_step() {
             .iter()
             .flat_map(|i| match i {
                 InputSrc::Sum { scratch, wires } => {
-                    let mut v: Vec<u32> = wires.iter().map(|w| s.wires[*w as usize].src_buffer).collect();
+                    let mut v: Vec<u32> = wires
+                        .iter()
+                        .map(|w| s.wires[*w as usize].src_buffer)
+                        .collect();
                     v.push(*scratch);
                     v
                 }
@@ -135,7 +190,11 @@ fn outputs_never_alias_inputs_of_the_same_step() {
             })
             .collect();
         for o in &st.outputs {
-            assert!(!ins.contains(&o.buffer), "step {} writes a buffer it reads", s.nodes[st.node].id);
+            assert!(
+                !ins.contains(&o.buffer),
+                "step {} writes a buffer it reads",
+                s.nodes[st.node].id
+            );
         }
     }
 }

@@ -21,13 +21,16 @@ fn engine() -> Engine {
 fn random_edit(p: &Patch, rng: &mut Rng, counter: &mut u64) -> Patch {
     let mut p = p.clone();
     let ids: Vec<String> = p.nodes.keys().cloned().collect();
-    let pick = |rng: &mut Rng, v: &[String]| v[(rng.uniform() * v.len() as f64) as usize % v.len()].clone();
+    let pick = |rng: &mut Rng, v: &[String]| {
+        v[(rng.uniform() * v.len() as f64) as usize % v.len()].clone()
+    };
     match (rng.uniform() * 5.0) as u32 {
         0 if p.nodes.len() < 40 => {
             *counter += 1;
             let kinds = ["src", "pass", "lp", "sum", "delay", "fan"];
             let k = kinds[(rng.uniform() * kinds.len() as f64) as usize % kinds.len()];
-            p.nodes.insert(format!("n{counter}"), Node::new(k, (0.0, 0.0)));
+            p.nodes
+                .insert(format!("n{counter}"), Node::new(k, (0.0, 0.0)));
         }
         1 if ids.len() > 3 => {
             let id = pick(rng, &ids);
@@ -46,10 +49,12 @@ fn random_edit(p: &Patch, rng: &mut Rng, counter: &mut u64) -> Patch {
             let n = p.nodes.get_mut(&id).unwrap();
             match kind.as_str() {
                 "src" => {
-                    n.params.insert("freq".into(), (100.0 + rng.uniform() * 2000.0).into());
+                    n.params
+                        .insert("freq".into(), (100.0 + rng.uniform() * 2000.0).into());
                 }
                 "pass" => {
-                    n.params.insert("gain".into(), (rng.uniform() * 2.0 - 1.0).into());
+                    n.params
+                        .insert("gain".into(), (rng.uniform() * 2.0 - 1.0).into());
                 }
                 _ => {}
             }
@@ -154,12 +159,21 @@ fn a_recompile_keeps_a_running_filters_state() {
         core2.run_block(MAX_BLOCK, &[], 0);
         z.extend_from_slice(core2.device_out(0, MAX_BLOCK));
     }
-    assert_eq!(y, z, "the unchanged path must be bit-identical across the recompile");
+    assert_eq!(
+        y, z,
+        "the unchanged path must be bit-identical across the recompile"
+    );
 }
 
 #[test]
 fn a_new_wire_fades_in_instead_of_stepping() {
-    let mut e = Engine::new(registry(), EngineConfig { fade_ms: 5.0, ..Default::default() });
+    let mut e = Engine::new(
+        registry(),
+        EngineConfig {
+            fade_ms: 5.0,
+            ..Default::default()
+        },
+    );
     let p = patch("s:src o:out", "");
     e.set_patch(&p).unwrap();
     let mut core = e.take_core().unwrap();
@@ -177,7 +191,10 @@ fn a_new_wire_fades_in_instead_of_stepping() {
     let late = y[600..].iter().fold(0.0f32, |m, v| m.max(v.abs()));
     assert!(early < 0.1 * late, "early {early} late {late}");
     // No sample-to-sample jump bigger than the sine's own slope allows.
-    let max_step = y.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max);
+    let max_step = y
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f32::max);
     let sine_slope = 2.0 * std::f32::consts::PI * 1000.0 / 48000.0;
     assert!(max_step <= sine_slope * 1.05, "step {max_step}");
 }
@@ -199,10 +216,16 @@ fn a_removed_wire_fades_out_then_goes() {
         y.extend_from_slice(core.device_out(0, MAX_BLOCK));
         e.maintain();
     }
-    let max_step = y.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max);
+    let max_step = y
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f32::max);
     let sine_slope = 2.0 * std::f32::consts::PI * 1000.0 / 48000.0;
     assert!(max_step <= sine_slope * 1.05, "step {max_step}");
-    assert!(y[y.len() - MAX_BLOCK..].iter().all(|v| *v == 0.0), "silent after the fade");
+    assert!(
+        y[y.len() - MAX_BLOCK..].iter().all(|v| *v == 0.0),
+        "silent after the fade"
+    );
     e.return_core(core);
     assert!(e.is_settled());
 }
@@ -216,7 +239,11 @@ fn a_param_change_reaches_the_running_processor_without_a_rebuild() {
     for _ in 0..10 {
         core.run_block(MAX_BLOCK, &[], 0);
     }
-    p.nodes.get_mut("s").unwrap().params.insert("freq".into(), 100.0.into());
+    p.nodes
+        .get_mut("s")
+        .unwrap()
+        .params
+        .insert("freq".into(), 100.0.into());
     e.set_patch(&p).unwrap();
     let gen_before = e.stats().generation.load(Ordering::Relaxed);
     core.run_block(MAX_BLOCK, &[], 0);
@@ -245,13 +272,20 @@ fn the_allocation_guard_is_armed() {
     }
     let exe = std::env::current_exe().unwrap();
     let status = std::process::Command::new(exe)
-        .args(["the_allocation_guard_is_armed", "--exact", "--test-threads=1"])
+        .args([
+            "the_allocation_guard_is_armed",
+            "--exact",
+            "--test-threads=1",
+        ])
         .env("OHMPATCH_ALLOC_PROBE", "1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
         .unwrap();
-    assert!(!status.success(), "allocating under assert_no_alloc must abort");
+    assert!(
+        !status.success(),
+        "allocating under assert_no_alloc must abort"
+    );
 }
 
 #[test]
@@ -273,7 +307,10 @@ fn invalid_edits_leave_the_running_patch_alone() {
     let mut e = engine();
     let p = patch("s:src o:out", "s.out>o.in");
     e.set_patch(&p).unwrap();
-    let bad = patch("s:src a:sum b:pass o:out", "s.out>a.a a.out>b.in b.out>a.b b.out>o.in");
+    let bad = patch(
+        "s:src a:sum b:pass o:out",
+        "s.out>a.a a.out>b.in b.out>a.b b.out>o.in",
+    );
     let err = e.set_patch(&bad).unwrap_err();
     assert!(err.to_string().contains("delay"), "{err}");
     assert_eq!(e.patch(), &p);

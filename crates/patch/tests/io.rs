@@ -621,3 +621,20 @@ fn random_mutations_never_panic() {
         }
     }
 }
+
+#[test]
+fn value_deserializes_integers_as_numbers() {
+    // Other crates may deserialize a `Value` directly (from RON or JSON).
+    assert_eq!(ron::from_str::<Value>("30"), Ok(Value::Number(30.0)));
+    assert_eq!(ron::from_str::<Value>("-3"), Ok(Value::Number(-3.0)));
+    assert_eq!(ron::from_str::<Value>("0.05"), Ok(Value::Number(0.05)));
+    assert_eq!(ron::from_str::<Value>("true"), Ok(Value::Bool(true)));
+    assert_eq!(
+        serde_json::from_str::<Value>("30").unwrap(),
+        Value::Number(30.0)
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>("\"x\"").unwrap(),
+        Value::from("x")
+    );
+}

@@ -5,7 +5,9 @@
 use super::file_in::source_port;
 use crate::desc::*;
 use ohmpatch_engine::dsp::{dbu_to_v, spl_to_pa};
-use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor, Role};
+use ohmpatch_engine::{
+    BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor, Role,
+};
 use ohmpatch_patch::{Domain, KindSpec};
 
 pub struct AudioIn {
@@ -18,13 +20,38 @@ impl AudioIn {
             spec: KindSpec {
                 kind: "audio_in",
                 help: "A device input channel as a source.",
-                ports: vec![output("out", Domain::Line, "The input, in volts (or pascals when acoustic).")],
+                ports: vec![output(
+                    "out",
+                    Domain::Line,
+                    "The input, in volts (or pascals when acoustic).",
+                )],
                 params: vec![
                     integer("channel", 1.0, 64.0, 1.0, "Device input channel, from 1."),
-                    number("full_scale_dbu", -20.0, 40.0, 18.0, "dBu", "The level of a sine that peaks at 0 dBFS."),
-                    number("full_scale_db_spl", 60.0, 160.0, 120.0, "dB SPL", "Acoustic domain: the level of a sine that peaks at 0 dBFS."),
+                    number(
+                        "full_scale_dbu",
+                        -20.0,
+                        40.0,
+                        18.0,
+                        "dBu",
+                        "The level of a sine that peaks at 0 dBFS.",
+                    ),
+                    number(
+                        "full_scale_db_spl",
+                        60.0,
+                        160.0,
+                        120.0,
+                        "dB SPL",
+                        "Acoustic domain: the level of a sine that peaks at 0 dBFS.",
+                    ),
                     domain_param("line"),
-                    number("z_out_ohm", 0.0, 1e6, 0.0, "Ω", "Source impedance; 0 is ideal."),
+                    number(
+                        "z_out_ohm",
+                        0.0,
+                        1e6,
+                        0.0,
+                        "Ω",
+                        "Source impedance; 0 is ideal.",
+                    ),
                 ],
             },
         }

@@ -4,7 +4,9 @@
 
 use crate::desc::*;
 use ohmpatch_engine::dsp::Smoother;
-use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor, Role};
+use ohmpatch_engine::{
+    BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor, Role,
+};
 use ohmpatch_patch::{Domain, KindSpec};
 
 /// Longest delay a patch may ask for; bounds memory for untrusted patches.
@@ -26,7 +28,14 @@ impl Delay {
                 ],
                 params: vec![
                     number("time_ms", 0.0, MAX_DELAY_MS, 100.0, "ms", "Delay time."),
-                    number("gain_db", -120.0, 12.0, 0.0, "dB", "Gain of the delayed signal (feedback amount in a loop)."),
+                    number(
+                        "gain_db",
+                        -120.0,
+                        12.0,
+                        0.0,
+                        "dB",
+                        "Gain of the delayed signal (feedback amount in a loop).",
+                    ),
                     domain_param("line"),
                 ],
             },
@@ -106,7 +115,9 @@ impl Processor for DelayProc {
     }
 
     fn feedback_read(&mut self, ctx: &ProcessContext, outputs: &mut [&mut [f32]]) {
-        let Some(out) = outputs.first_mut() else { return };
+        let Some(out) = outputs.first_mut() else {
+            return;
+        };
         // In a loop the input of this block is not known yet: the delay is at
         // least one block, counted from the start of this block.
         let min = ctx.frames as f64;

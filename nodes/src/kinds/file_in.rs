@@ -5,7 +5,9 @@
 use super::audio_in::converter_peak;
 use crate::desc::*;
 use crate::wav::{read_wav, resample};
-use ohmpatch_engine::{BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor};
+use ohmpatch_engine::{
+    BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor,
+};
 use ohmpatch_patch::{Domain, KindSpec};
 use std::sync::Arc;
 
@@ -19,15 +21,46 @@ impl FileIn {
             spec: KindSpec {
                 kind: "file_in",
                 help: "Plays a WAV file (relative to the patch's folder) as a source.",
-                ports: vec![output("out", Domain::Line, "The file's signal in volts (or pascals when acoustic).")],
+                ports: vec![output(
+                    "out",
+                    Domain::Line,
+                    "The file's signal in volts (or pascals when acoustic).",
+                )],
                 params: vec![
                     path("path", "WAV file, relative to the patch's folder."),
-                    number("level_dbu", -60.0, 40.0, 18.0, "dBu", "Rms level of a 0 dBFS sine in the file."),
-                    number("level_db_spl", 60.0, 160.0, 120.0, "dB SPL", "Acoustic domain: rms level of a 0 dBFS sine in the file."),
+                    number(
+                        "level_dbu",
+                        -60.0,
+                        40.0,
+                        18.0,
+                        "dBu",
+                        "Rms level of a 0 dBFS sine in the file.",
+                    ),
+                    number(
+                        "level_db_spl",
+                        60.0,
+                        160.0,
+                        120.0,
+                        "dB SPL",
+                        "Acoustic domain: rms level of a 0 dBFS sine in the file.",
+                    ),
                     flag("loop", false, "Start again at the end."),
-                    integer("channel", 0.0, 64.0, 0.0, "File channel to play, from 1; 0 mixes all channels."),
+                    integer(
+                        "channel",
+                        0.0,
+                        64.0,
+                        0.0,
+                        "File channel to play, from 1; 0 mixes all channels.",
+                    ),
                     domain_param("line"),
-                    number("z_out_ohm", 0.0, 1e6, 0.0, "Ω", "Source impedance; 0 is ideal."),
+                    number(
+                        "z_out_ohm",
+                        0.0,
+                        1e6,
+                        0.0,
+                        "Ω",
+                        "Source impedance; 0 is ideal.",
+                    ),
                 ],
             },
         }
@@ -43,7 +76,11 @@ impl Default for FileIn {
 /// The output port of a converter source: its domain and, when electrical, its impedance.
 pub fn source_port(params: &Params) -> PortElectrical {
     let d = params.domain_or(Domain::Line);
-    let z = if d.is_electrical() { ohms(params.num("z_out_ohm")) } else { Impedance::None };
+    let z = if d.is_electrical() {
+        ohms(params.num("z_out_ohm"))
+    } else {
+        Impedance::None
+    };
     port(d, z)
 }
 
@@ -67,13 +104,17 @@ impl NodeKind for FileIn {
             let n = audio.channels.first().map_or(0, Vec::len);
             let mono: Vec<f32> = if ch == 0 {
                 let k = audio.channels.len().max(1) as f32;
-                (0..n).map(|i| audio.channels.iter().map(|c| c[i]).sum::<f32>() / k).collect()
+                (0..n)
+                    .map(|i| audio.channels.iter().map(|c| c[i]).sum::<f32>() / k)
+                    .collect()
             } else {
-                audio
-                    .channels
-                    .get(ch - 1)
-                    .cloned()
-                    .ok_or_else(|| format!("{} has {} channels; channel {ch} asked for", p, audio.channels.len()))?
+                audio.channels.get(ch - 1).cloned().ok_or_else(|| {
+                    format!(
+                        "{} has {} channels; channel {ch} asked for",
+                        p,
+                        audio.channels.len()
+                    )
+                })?
             };
             let sr = env.sample_rate.round() as u32;
             Arc::from(resample(&mono, audio.sample_rate, sr)?)
@@ -98,7 +139,9 @@ pub struct FileInProc {
 
 impl Processor for FileInProc {
     fn process(&mut self, _ctx: &ProcessContext, _inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
-        let Some(out) = outputs.first_mut() else { return };
+        let Some(out) = outputs.first_mut() else {
+            return;
+        };
         let n = self.data.len();
         for o in out.iter_mut() {
             if self.pos >= n {
@@ -117,10 +160,12 @@ impl Processor for FileInProc {
     fn set_param(&mut self, index: usize, value: f64) {
         match index {
             1 if self.domain.is_electrical() => {
-                self.scale = (ohmpatch_engine::dsp::dbu_to_v(value) * std::f64::consts::SQRT_2) as f32;
+                self.scale =
+                    (ohmpatch_engine::dsp::dbu_to_v(value) * std::f64::consts::SQRT_2) as f32;
             }
             2 if self.domain == Domain::Acoustic => {
-                self.scale = (ohmpatch_engine::dsp::spl_to_pa(value) * std::f64::consts::SQRT_2) as f32;
+                self.scale =
+                    (ohmpatch_engine::dsp::spl_to_pa(value) * std::f64::consts::SQRT_2) as f32;
             }
             3 => self.looping = value != 0.0,
             _ => {}

@@ -21,7 +21,14 @@ impl Gain {
                     output("out", Domain::Line, "Signal times the gain."),
                 ],
                 params: vec![
-                    number("gain_db", -120.0, 60.0, 0.0, "dB", "Gain; −120 dB is silence."),
+                    number(
+                        "gain_db",
+                        -120.0,
+                        60.0,
+                        0.0,
+                        "dB",
+                        "Gain; −120 dB is silence.",
+                    ),
                     domain_param("line"),
                 ],
             },

@@ -53,7 +53,13 @@ impl NodeKind for Mixer {
         let sr = env.sample_rate;
         let mk = |n: &str| Smoother::new(gain_of(params.num(n)), 5.0, sr);
         Ok(Box::new(MixerProc {
-            gains: [mk("gain_db"), mk("in1_db"), mk("in2_db"), mk("in3_db"), mk("in4_db")],
+            gains: [
+                mk("gain_db"),
+                mk("in1_db"),
+                mk("in2_db"),
+                mk("in3_db"),
+                mk("in4_db"),
+            ],
         }))
     }
 }
@@ -65,7 +71,9 @@ struct MixerProc {
 
 impl Processor for MixerProc {
     fn process(&mut self, _ctx: &ProcessContext, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
-        let Some(out) = outputs.first_mut() else { return };
+        let Some(out) = outputs.first_mut() else {
+            return;
+        };
         for (n, o) in out.iter_mut().enumerate() {
             let master = self.gains[0].next();
             let mut acc = 0.0;

@@ -4,7 +4,9 @@
 
 use crate::desc::*;
 use ohmpatch_engine::dsp::dbu_to_v;
-use ohmpatch_engine::{BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor, Role};
+use ohmpatch_engine::{
+    BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor, Role,
+};
 use ohmpatch_patch::{Domain, KindSpec};
 
 pub struct Output {
@@ -24,11 +26,42 @@ impl Output {
                 help: "Sends its input to a device channel (and to `render`'s WAV): volts to full scale, with a safety limiter.",
                 ports: vec![input("in", Domain::Line, "Line-level volts to convert.")],
                 params: vec![
-                    integer("channel", 1.0, 64.0, 1.0, "Device channel, from 1 (render writes one channel per output node, in id order)."),
-                    number("full_scale_dbu", -20.0, 40.0, 18.0, "dBu", "The level of a sine that peaks at 0 dBFS (EBU R68: +18 dBu)."),
-                    flag("limiter", true, "Safety limiter: nothing above the ceiling reaches the device."),
-                    number("ceiling_dbfs", -40.0, 0.0, 0.0, "dBFS", "The limiter's ceiling."),
-                    log_number("z_in_ohm", 1.0, 1e7, 100_000.0, "Ω", "Input impedance (a converter input barely loads the wire)."),
+                    integer(
+                        "channel",
+                        1.0,
+                        64.0,
+                        1.0,
+                        "Device channel, from 1 (render writes one channel per output node, in id order).",
+                    ),
+                    number(
+                        "full_scale_dbu",
+                        -20.0,
+                        40.0,
+                        18.0,
+                        "dBu",
+                        "The level of a sine that peaks at 0 dBFS (EBU R68: +18 dBu).",
+                    ),
+                    flag(
+                        "limiter",
+                        true,
+                        "Safety limiter: nothing above the ceiling reaches the device.",
+                    ),
+                    number(
+                        "ceiling_dbfs",
+                        -40.0,
+                        0.0,
+                        0.0,
+                        "dBFS",
+                        "The limiter's ceiling.",
+                    ),
+                    log_number(
+                        "z_in_ohm",
+                        1.0,
+                        1e7,
+                        100_000.0,
+                        "Ω",
+                        "Input impedance (a converter input barely loads the wire).",
+                    ),
                 ],
             },
         }
@@ -54,7 +87,11 @@ impl NodeKind for Output {
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         Ok(Box::new(OutputProc {
             scale: 1.0 / full_scale_peak_v(params.num("full_scale_dbu")),
-            limiter: Limiter::new(params.flag("limiter"), params.num("ceiling_dbfs"), env.sample_rate),
+            limiter: Limiter::new(
+                params.flag("limiter"),
+                params.num("ceiling_dbfs"),
+                env.sample_rate,
+            ),
         }))
     }
 }

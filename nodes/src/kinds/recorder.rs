@@ -4,7 +4,9 @@
 
 use super::output::full_scale_peak_v;
 use crate::desc::*;
-use ohmpatch_engine::{BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor, Service};
+use ohmpatch_engine::{
+    BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor, Service,
+};
 use ohmpatch_patch::{Domain, KindSpec};
 use std::io::BufWriter;
 use std::sync::Arc;
@@ -22,8 +24,18 @@ impl Recorder {
                 help: "Records its input to a 32-bit float WAV file (relative to the patch's folder).",
                 ports: vec![input("in", Domain::Line, "Volts to record.")],
                 params: vec![
-                    path("path", "WAV file to write, relative to the patch's folder; empty records nothing."),
-                    number("full_scale_dbu", -20.0, 40.0, 18.0, "dBu", "The level of a sine that peaks at 0 dBFS."),
+                    path(
+                        "path",
+                        "WAV file to write, relative to the patch's folder; empty records nothing.",
+                    ),
+                    number(
+                        "full_scale_dbu",
+                        -20.0,
+                        40.0,
+                        18.0,
+                        "dBu",
+                        "The level of a sine that peaks at 0 dBFS.",
+                    ),
                     log_number("z_in_ohm", 1.0, 1e7, 100_000.0, "Ω", "Input impedance."),
                 ],
             },
@@ -64,7 +76,8 @@ impl NodeKind for Recorder {
             bits_per_sample: 32,
             sample_format: hound::SampleFormat::Float,
         };
-        let writer = hound::WavWriter::create(&path, spec).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let writer = hound::WavWriter::create(&path, spec)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         // Four seconds of headroom between the audio thread and the disk.
         let (tx, rx) = rtrb::RingBuffer::new((env.sample_rate * 4.0) as usize);
         let dropped = Arc::new(AtomicU64::new(0));
@@ -105,7 +118,8 @@ impl Processor for RecorderProc {
             unsafe { chunk.commit_all() };
         }
         if n < inp.len() {
-            self.dropped.fetch_add((inp.len() - n) as u64, Ordering::Relaxed);
+            self.dropped
+                .fetch_add((inp.len() - n) as u64, Ordering::Relaxed);
         }
     }
 
@@ -147,7 +161,10 @@ impl Service for RecorderService {
         let d = self.dropped.load(Ordering::Relaxed);
         if d > self.reported {
             self.reported = d;
-            result = result.and(Err(format!("recorder {}: {d} samples lost (the disk was too slow)", self.path)));
+            result = result.and(Err(format!(
+                "recorder {}: {d} samples lost (the disk was too slow)",
+                self.path
+            )));
         }
         result
     }
@@ -155,7 +172,8 @@ impl Service for RecorderService {
     fn finish(&mut self) -> Result<(), String> {
         let r = self.run();
         if let Some(w) = self.writer.take() {
-            w.finalize().map_err(|e| format!("recorder cannot finish {}: {e}", self.path))?;
+            w.finalize()
+                .map_err(|e| format!("recorder cannot finish {}: {e}", self.path))?;
         }
         r
     }

@@ -19,16 +19,67 @@ impl Tone {
             spec: KindSpec {
                 kind: "tone",
                 help: "Test oscillator: sine, exponential sweep or square at an rms level in the output's unit.",
-                ports: vec![output("out", Domain::Line, "The signal, in the chosen domain's unit.")],
+                ports: vec![output(
+                    "out",
+                    Domain::Line,
+                    "The signal, in the chosen domain's unit.",
+                )],
                 params: vec![
-                    choice("waveform", WAVEFORMS, "sine", "sine, exponential sweep (freq_hz to sweep_end_hz over sweep_s, repeating) or square."),
-                    log_number("freq_hz", 1.0, 24_000.0, 1000.0, "Hz", "Frequency (the sweep's start)."),
-                    number("level_dbu", -140.0, 50.0, 0.0, "dBu", "Rms level on electrical domains."),
-                    number("level_db_spl", 0.0, 160.0, 94.0, "dB SPL", "Rms level when the domain is acoustic."),
-                    number("level_dbfs", -140.0, 0.0, -18.0, "dBFS", "Rms level when the domain is digital."),
-                    number("z_out_ohm", 0.0, 1e6, 0.0, "Ω", "Source impedance; 0 is an ideal source."),
+                    choice(
+                        "waveform",
+                        WAVEFORMS,
+                        "sine",
+                        "sine, exponential sweep (freq_hz to sweep_end_hz over sweep_s, repeating) or square.",
+                    ),
+                    log_number(
+                        "freq_hz",
+                        1.0,
+                        24_000.0,
+                        1000.0,
+                        "Hz",
+                        "Frequency (the sweep's start).",
+                    ),
+                    number(
+                        "level_dbu",
+                        -140.0,
+                        50.0,
+                        0.0,
+                        "dBu",
+                        "Rms level on electrical domains.",
+                    ),
+                    number(
+                        "level_db_spl",
+                        0.0,
+                        160.0,
+                        94.0,
+                        "dB SPL",
+                        "Rms level when the domain is acoustic.",
+                    ),
+                    number(
+                        "level_dbfs",
+                        -140.0,
+                        0.0,
+                        -18.0,
+                        "dBFS",
+                        "Rms level when the domain is digital.",
+                    ),
+                    number(
+                        "z_out_ohm",
+                        0.0,
+                        1e6,
+                        0.0,
+                        "Ω",
+                        "Source impedance; 0 is an ideal source.",
+                    ),
                     domain_param("line"),
-                    log_number("sweep_end_hz", 1.0, 24_000.0, 20_000.0, "Hz", "Where the sweep ends."),
+                    log_number(
+                        "sweep_end_hz",
+                        1.0,
+                        24_000.0,
+                        20_000.0,
+                        "Hz",
+                        "Where the sweep ends.",
+                    ),
                     number("sweep_s", 0.1, 60.0, 5.0, "s", "Duration of one sweep."),
                 ],
             },
@@ -58,7 +109,14 @@ impl NodeKind for Tone {
 
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         let d = params.domain_or(Domain::Line);
-        vec![port(d, if d.is_electrical() { ohms(params.num("z_out_ohm")) } else { ohmpatch_engine::Impedance::None })]
+        vec![port(
+            d,
+            if d.is_electrical() {
+                ohms(params.num("z_out_ohm"))
+            } else {
+                ohmpatch_engine::Impedance::None
+            },
+        )]
     }
 
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
@@ -101,7 +159,9 @@ struct ToneProc {
 
 impl Processor for ToneProc {
     fn process(&mut self, _ctx: &ProcessContext, _inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
-        let Some(out) = outputs.first_mut() else { return };
+        let Some(out) = outputs.first_mut() else {
+            return;
+        };
         let dt = 1.0 / self.sr;
         for o in out.iter_mut() {
             let amp = self.rms.next();
@@ -109,7 +169,11 @@ impl Processor for ToneProc {
             let v = match self.waveform {
                 // Square: rms equals its amplitude.
                 2 => {
-                    if self.phase < 0.5 { amp } else { -amp }
+                    if self.phase < 0.5 {
+                        amp
+                    } else {
+                        -amp
+                    }
                 }
                 _ => amp * std::f64::consts::SQRT_2 * (2.0 * PI * self.phase).sin(),
             };
@@ -137,9 +201,15 @@ impl Processor for ToneProc {
             1 => self.freq.set(value),
             7 => self.end_hz = value,
             8 => self.sweep_s = value,
-            i if i == self.level_idx[0] && self.domain.is_electrical() => self.rms.set(dbu_to_v(value)),
-            i if i == self.level_idx[1] && self.domain == Domain::Acoustic => self.rms.set(spl_to_pa(value)),
-            i if i == self.level_idx[2] && self.domain == Domain::Digital => self.rms.set(10f64.powf(value / 20.0)),
+            i if i == self.level_idx[0] && self.domain.is_electrical() => {
+                self.rms.set(dbu_to_v(value))
+            }
+            i if i == self.level_idx[1] && self.domain == Domain::Acoustic => {
+                self.rms.set(spl_to_pa(value))
+            }
+            i if i == self.level_idx[2] && self.domain == Domain::Digital => {
+                self.rms.set(10f64.powf(value / 20.0))
+            }
             _ => {}
         }
     }

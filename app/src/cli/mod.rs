@@ -1,0 +1,84 @@
+//! The subcommands. Errors go to stderr in plain words with the exit codes of
+//! CONTRACT §3: 0 fine, 1 invalid, 2 unreadable.
+
+pub mod check;
+pub mod devices;
+pub mod editor;
+pub mod nodes;
+pub mod play;
+pub mod render;
+
+use ohmpatch_engine::{Engine, EngineConfig, EngineError};
+use ohmpatch_patch::{LoadError, Patch};
+use std::path::Path;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_INVALID: u8 = 1;
+pub const EXIT_UNREADABLE: u8 = 2;
+
+/// Load a patch, printing the error and giving its exit code on failure.
+pub fn load(path: &Path) -> Result<Patch, u8> {
+    ohmpatch_patch::load_file(path).map_err(|e| {
+        eprintln!("{e}");
+        match e {
+            LoadError::Unreadable { .. } => EXIT_UNREADABLE,
+            LoadError::Invalid(_) => EXIT_INVALID,
+        }
+    })
+}
+
+/// The folder paths in a patch are relative to.
+pub fn patch_dir(path: &Path) -> std::path::PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
+}
+
+/// Validate against the catalogue, printing every problem.
+pub fn validate(
+    path: &Path,
+    patch: &Patch,
+    registry: &ohmpatch_engine::Registry,
+) -> Result<(), u8> {
+    let source = std::fs::read_to_string(path).ok();
+    let origin = path.display().to_string();
+    let diags = ohmpatch_patch::validate(patch, registry, &origin, source.as_deref());
+    if diags.is_empty() {
+        return Ok(());
+    }
+    for d in &diags {
+        eprintln!("{d}");
+    }
+    Err(EXIT_INVALID)
+}
+
+/// Build an engine and set the patch, printing errors in words.
+pub fn engine_for(path: &Path, patch: &Patch, config: EngineConfig) -> Result<Engine, u8> {
+    let registry = ohmpatch_nodes::shared_registry();
+    validate(path, patch, &registry)?;
+    let mut engine = Engine::new(registry, config);
+    match engine.set_patch(patch) {
+        Ok(()) => Ok(engine),
+        Err(e) => {
+            let origin = path.display();
+            match e {
+                EngineError::Invalid(d) => {
+                    for x in d {
+                        eprintln!("{origin}: {}", x.message);
+                    }
+                }
+                other => eprintln!("{origin}: {other}"),
+            }
+            Err(EXIT_INVALID)
+        }
+    }
+}
+
+pub fn dbfs(x: f64) -> String {
+    if x <= 0.0 {
+        "-inf".into()
+    } else {
+        format!("{:.1}", 20.0 * x.log10())
+    }
+}
