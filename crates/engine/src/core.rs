@@ -147,6 +147,8 @@ pub struct Core {
     pub(crate) slots: Vec<Option<Box<dyn Processor>>>,
     pub(crate) rx: Receiver<ToCore>,
     pub(crate) tx: Sender<FromCore>,
+    /// Boxed so a plan moves as a pointer and nothing is freed here.
+    #[allow(clippy::vec_box)]
     pub(crate) backlog: Vec<Box<Plan>>,
     pub(crate) meters: Arc<Meters>,
     pub(crate) stats: Arc<Stats>,
@@ -281,7 +283,7 @@ impl Core {
             time: self.time,
         };
         let meter_now =
-            self.meter_every <= 1 || self.block_count % u64::from(self.meter_every) == 0;
+            self.meter_every <= 1 || self.block_count.is_multiple_of(u64::from(self.meter_every));
         let meter_coeff = 1.0
             - (-(frames as f64 * f64::from(self.meter_every.max(1))) / (0.3 * self.sample_rate))
                 .exp() as f32;
@@ -311,8 +313,8 @@ impl Core {
         for step in &plan.steps {
             let mut ins: [&[f32]; MAX_PORTS] = [zero; MAX_PORTS];
             let n_in = (step.in_len as usize).min(MAX_PORTS);
-            for k in 0..n_in {
-                ins[k] = match plan.inputs[step.in_start as usize + k] {
+            for (k, slot) in ins.iter_mut().enumerate().take(n_in) {
+                *slot = match plan.inputs[step.in_start as usize + k] {
                     RtInput::Zero => zero,
                     // SAFETY: filled above; not an output of this step.
                     RtInput::Device { buffer } => unsafe { buf(base, buffer, frames) },

@@ -64,7 +64,9 @@ impl Smoother {
         self.value == self.target
     }
 
+    /// The next smoothed value (one per sample).
     #[inline]
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> f64 {
         if self.value != self.target {
             self.value = self.target + (self.value - self.target) * self.coeff;

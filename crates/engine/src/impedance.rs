@@ -25,6 +25,7 @@ pub struct C64 {
     pub im: f64,
 }
 
+#[allow(clippy::should_implement_trait)]
 impl C64 {
     pub const fn new(re: f64, im: f64) -> C64 {
         C64 { re, im }
