@@ -1,9 +1,9 @@
-//! `ohmpatch check`: validate, compile, and show the processing order and
-//! every wire's electrical facts.
+//! `ohmpatch check`: validate, compile, and report every wire's signal level,
+//! noise floor, SNR, headroom and loading, with warnings and fixes.
 
 use super::*;
-use ohmpatch_engine::compile::Schedule;
-use ohmpatch_engine::{Impedance, compile};
+use ohmpatch_engine::analysis::{Analysis, analyze, ohms};
+use ohmpatch_engine::compile;
 use serde_json::json;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -32,84 +32,106 @@ pub fn run(a: Args) -> u8 {
             return EXIT_INVALID;
         }
     };
-    let warnings = domain_warnings(&schedule);
+    let freq = analysis_freq(&patch);
+    let report = analyze(&schedule, &registry, 48_000.0, freq);
     if a.json {
-        let wires: Vec<serde_json::Value> = schedule
-            .wires
-            .iter()
-            .map(|w| {
-                json!({
-                    "from": w.wire.from.to_string(),
-                    "to": w.wire.to.to_string(),
-                    "from_domain": w.from_domain,
-                    "to_domain": w.to_domain,
-                    "source_impedance_ohm": z_json(&w.source_z),
-                    "load_impedance_ohm": z_json(&w.load_z),
-                })
-            })
-            .collect();
-        let report = json!({
-            "patch": a.patch.display().to_string(),
-            "valid": true,
-            "order": schedule.order(),
-            "wires": wires,
-            "warnings": warnings,
-        });
-        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+        let mut v = serde_json::to_value(&report).expect("json");
+        v["patch"] = json!(a.patch.display().to_string());
+        v["valid"] = json!(true);
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
-        println!(
-            "{}: valid, {} nodes, {} wires",
-            a.patch.display(),
-            patch.nodes.len(),
-            patch.wires.len()
-        );
-        println!("order: {}", schedule.order().join(" → "));
-        for w in &schedule.wires {
-            println!(
-                "  {:<24} → {:<24} {:>10} → {:<10} source {:>12}  load {:>12}",
-                w.wire.from.to_string(),
-                w.wire.to.to_string(),
-                w.from_domain.name(),
-                w.to_domain.name(),
-                z_text(&w.source_z),
-                z_text(&w.load_z),
-            );
-        }
-        for w in &warnings {
-            println!("warning: {w}");
-        }
+        print_report(&a.patch, &patch, &report);
     }
     EXIT_OK
 }
 
-fn domain_warnings(s: &Schedule) -> Vec<String> {
-    s.wires
-        .iter()
-        .filter(|w| w.from_domain != w.to_domain)
-        .map(|w| {
-            format!(
-                "{} → {}: {} level into a {} input",
-                w.wire.from,
-                w.wire.to,
-                w.from_domain.name(),
-                w.to_domain.name()
-            )
+/// The test frequency: the first sine `tone`'s, else 1 kHz.
+pub fn analysis_freq(patch: &ohmpatch_patch::Patch) -> f64 {
+    patch
+        .nodes
+        .values()
+        .find(|n| {
+            n.kind == "tone"
+                && n.params
+                    .get("waveform")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("sine")
+                    == "sine"
         })
-        .collect()
+        .map(|n| {
+            n.params
+                .get("freq_hz")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(1000.0)
+        })
+        .unwrap_or(1000.0)
 }
 
-fn z_json(z: &Impedance) -> serde_json::Value {
-    match z {
-        Impedance::None => serde_json::Value::Null,
-        Impedance::Ohms(r) => json!(r),
-        other => json!(other.magnitude(1000.0)),
+fn db(x: f64) -> String {
+    if x.is_infinite() {
+        if x > 0.0 { "∞".into() } else { "-∞".into() }
+    } else {
+        format!("{x:+.1}")
     }
 }
 
-fn z_text(z: &Impedance) -> String {
-    match z {
-        Impedance::None => "—".into(),
-        Impedance::Ohms(r) => super::nodes::ohms(*r),
-        other => format!("{} @1k", super::nodes::ohms(other.magnitude(1000.0))),
+fn print_report(path: &std::path::Path, patch: &ohmpatch_patch::Patch, r: &Analysis) {
+    println!(
+        "{}: valid, {} nodes, {} wires; levels for a {} Hz test signal at each source's nominal level",
+        path.display(),
+        patch.nodes.len(),
+        patch.wires.len(),
+        r.freq_hz
+    );
+    println!("order: {}", r.order.join(" → "));
+    if !r.wires.is_empty() {
+        println!();
+        println!(
+            "  {:<34} {:>8} {:>8} {:>7} {:>9}  {:<7} {:>10} {:>10} {:>10}",
+            "wire", "signal", "noise", "SNR", "headroom", "unit", "source", "load", "loading"
+        );
+    }
+    for w in &r.wires {
+        let l = &w.levels;
+        println!(
+            "  {:<34} {:>8} {:>8} {:>7} {:>9}  {:<7} {:>10} {:>10} {:>10}{}",
+            format!("{} → {}", w.from, w.to),
+            db(l.signal_db),
+            db(l.noise_db),
+            if l.snr_db.is_finite() {
+                format!("{:.1}", l.snr_db)
+            } else {
+                "—".into()
+            },
+            db(l.headroom_db),
+            l.unit,
+            w.source_ohm.map(ohms).unwrap_or_else(|| "—".into()),
+            w.load_ohm.map(ohms).unwrap_or_else(|| "—".into()),
+            format!("{:+.2} dB", w.loading_db),
+            w.power_w.map(|p| format!("  {p:.3} W")).unwrap_or_default(),
+        );
+    }
+    if !r.outputs.is_empty() {
+        println!();
+    }
+    for o in &r.outputs {
+        println!(
+            "output {}: signal {} dBFS rms, noise {} dBFS, SNR {}, headroom {} dB",
+            o.node,
+            db(o.levels.signal_db),
+            db(o.levels.noise_db),
+            if o.levels.snr_db.is_finite() {
+                format!("{:.1} dB", o.levels.snr_db)
+            } else {
+                "—".into()
+            },
+            db(o.levels.headroom_db)
+        );
+    }
+    if !r.warnings.is_empty() {
+        println!();
+    }
+    for w in &r.warnings {
+        println!("warning: {}: {}; fix: {}", w.at, w.message, w.fix);
     }
 }

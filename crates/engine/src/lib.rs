@@ -5,6 +5,7 @@
 //! Threads: the control thread owns [`Engine`]; the audio thread owns
 //! [`Core`]. They meet only through bounded lock-free channels and atomics.
 
+pub mod analysis;
 pub mod backend;
 pub mod compile;
 mod core;

@@ -303,6 +303,19 @@ pub trait NodeKind: Send + Sync {
     /// read files; errors are shown to the user as they are.
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String>;
 
+    /// The stage's small-signal model for `check`'s analysis: levels at its
+    /// outputs (open circuit; a device output last) from levels at its
+    /// inputs (already loaded). The default passes the summed inputs on.
+    fn analyze(
+        &self,
+        params: &Params,
+        ctx: &crate::analysis::AnalysisContext,
+        inputs: &[crate::analysis::Level],
+    ) -> crate::analysis::StageAnalysis {
+        let _ = (params, ctx);
+        crate::analysis::pass_through(self.spec(), inputs)
+    }
+
     /// Whether a change of this param can be sent to the running processor
     /// (`set_param`) instead of building a new one.
     fn is_realtime_param(&self, name: &str) -> bool {

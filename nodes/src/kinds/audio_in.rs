@@ -4,6 +4,7 @@
 
 use super::file_in::source_port;
 use crate::desc::*;
+use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
 use ohmpatch_engine::dsp::{dbu_to_v, spl_to_pa};
 use ohmpatch_engine::{
     BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor, Role,
@@ -74,9 +75,29 @@ pub fn converter_peak(params: &Params, domain: Domain, dbu_param: &str, spl_para
         }
 }
 
+/// A converter source's nominal level: the alignment level, 18 dB below
+/// full scale (EBU R68), and its clip at full scale.
+pub fn converter_nominal(params: &Params, dbu_param: &str, spl_param: &str) -> Level {
+    let domain = params.domain_or(Domain::Line);
+    let peak = converter_peak(params, domain, dbu_param, spl_param);
+    let fs_rms = peak * std::f64::consts::FRAC_1_SQRT_2;
+    Level {
+        signal: fs_rms * 10f64.powf(-18.0 / 20.0),
+        noise: 0.0,
+        clip: fs_rms,
+    }
+}
+
 impl NodeKind for AudioIn {
     fn spec(&self) -> &KindSpec {
         &self.spec
+    }
+
+    fn analyze(&self, params: &Params, _ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
+        StageAnalysis {
+            outputs: vec![converter_nominal(params, "full_scale_dbu", "full_scale_db_spl")],
+            warnings: Vec::new(),
+        }
     }
     fn role(&self) -> Role {
         Role::DeviceIn

@@ -3,6 +3,7 @@
 //! at least one engine block (128 frames at most).
 
 use crate::desc::*;
+use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
 use ohmpatch_engine::dsp::Smoother;
 use ohmpatch_engine::{
     BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor, Role,
@@ -52,6 +53,13 @@ impl Default for Delay {
 impl NodeKind for Delay {
     fn spec(&self) -> &KindSpec {
         &self.spec
+    }
+
+    fn analyze(&self, params: &Params, _ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
+        StageAnalysis {
+            outputs: vec![Level::sum(inputs).scaled(super::gain::gain_of(params.num("gain_db")))],
+            warnings: Vec::new(),
+        }
     }
     fn role(&self) -> Role {
         Role::FeedbackBreaker

@@ -5,6 +5,7 @@
 use super::audio_in::converter_peak;
 use crate::desc::*;
 use crate::wav::{read_wav, resample};
+use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
 use ohmpatch_engine::{
     BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor,
 };
@@ -87,6 +88,13 @@ pub fn source_port(params: &Params) -> PortElectrical {
 impl NodeKind for FileIn {
     fn spec(&self) -> &KindSpec {
         &self.spec
+    }
+
+    fn analyze(&self, params: &Params, _ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
+        StageAnalysis {
+            outputs: vec![super::audio_in::converter_nominal(params, "level_dbu", "level_db_spl")],
+            warnings: Vec::new(),
+        }
     }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         vec![source_port(params)]

@@ -2,6 +2,7 @@
 //! not zipper. It has no impedance of its own: a utility, not a device.
 
 use crate::desc::*;
+use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
 use ohmpatch_engine::dsp::{Smoother, db_to_gain};
 use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor};
 use ohmpatch_patch::{Domain, KindSpec};
@@ -49,6 +50,13 @@ pub(crate) fn gain_of(db: f64) -> f64 {
 impl NodeKind for Gain {
     fn spec(&self) -> &KindSpec {
         &self.spec
+    }
+
+    fn analyze(&self, params: &Params, _ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
+        StageAnalysis {
+            outputs: vec![Level::sum(inputs).scaled(gain_of(params.num("gain_db")))],
+            warnings: Vec::new(),
+        }
     }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         transparent(&self.spec, params)

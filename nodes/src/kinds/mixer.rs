@@ -2,6 +2,7 @@
 
 use super::gain::gain_of;
 use crate::desc::*;
+use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
 use ohmpatch_engine::dsp::Smoother;
 use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor};
 use ohmpatch_patch::{Domain, KindSpec};
@@ -45,6 +46,18 @@ impl Default for Mixer {
 impl NodeKind for Mixer {
     fn spec(&self) -> &KindSpec {
         &self.spec
+    }
+
+    fn analyze(&self, params: &Params, _ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
+        let each: Vec<Level> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, l)| l.scaled(gain_of(params.num(["in1_db", "in2_db", "in3_db", "in4_db"][i.min(3)]))))
+            .collect();
+        StageAnalysis {
+            outputs: vec![Level::sum(&each).scaled(gain_of(params.num("gain_db")))],
+            warnings: Vec::new(),
+        }
     }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         transparent(&self.spec, params)

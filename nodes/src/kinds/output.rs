@@ -3,6 +3,7 @@
 //! a NaN guard make sure a mistake never reaches ears or speakers.
 
 use crate::desc::*;
+use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
 use ohmpatch_engine::dsp::dbu_to_v;
 use ohmpatch_engine::{
     BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor, Role,
@@ -77,6 +78,17 @@ impl Default for Output {
 impl NodeKind for Output {
     fn spec(&self) -> &KindSpec {
         &self.spec
+    }
+
+    fn analyze(&self, params: &Params, _ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
+        // The device output in full scale; it clips (or limits) at the ceiling.
+        let scale = 1.0 / full_scale_peak_v(params.num("full_scale_dbu"));
+        let mut l = Level::sum(inputs).scaled(scale);
+        l.clip = 10f64.powf(params.num("ceiling_dbfs") / 20.0) * std::f64::consts::FRAC_1_SQRT_2;
+        StageAnalysis {
+            outputs: vec![l],
+            warnings: Vec::new(),
+        }
     }
     fn role(&self) -> Role {
         Role::DeviceOut

@@ -2,6 +2,7 @@
 //! square — at a stated rms level, as a bench oscillator would give it.
 
 use crate::desc::*;
+use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
 use ohmpatch_engine::dsp::{Smoother, dbu_to_v, spl_to_pa};
 use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor};
 use ohmpatch_patch::{Domain, KindSpec};
@@ -105,6 +106,17 @@ pub fn source_rms(params: &Params, domain: Domain) -> f64 {
 impl NodeKind for Tone {
     fn spec(&self) -> &KindSpec {
         &self.spec
+    }
+
+    fn analyze(&self, params: &Params, _ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
+        StageAnalysis {
+            outputs: vec![Level {
+                signal: source_rms(params, params.domain_or(Domain::Line)),
+                noise: 0.0,
+                clip: f64::INFINITY,
+            }],
+            warnings: Vec::new(),
+        }
     }
 
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
