@@ -1,1 +1,53 @@
-//! End-to-end test helpers shared by the tests in `tests/tests`.
+//! End-to-end helpers shared by the tests in `tests/tests`: load example
+//! patches, render them offline, measure the result.
+
+use ohmpatch_engine::{Engine, EngineConfig, render_offline};
+use ohmpatch_patch::Patch;
+use std::path::{Path, PathBuf};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Every example patch in `graphs/`.
+pub fn examples() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("graphs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".ohm.ron"))
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn load(path: &Path) -> Patch {
+    ohmpatch_patch::load_file(path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Render `seconds` of a patch at 48 kHz; one channel per output node.
+pub fn render(patch: &Patch, dir: &Path, seconds: f64, seed: u64) -> Vec<Vec<f32>> {
+    let mut e = Engine::new(
+        ohmpatch_nodes::shared_registry(),
+        EngineConfig {
+            sample_rate: 48_000.0,
+            seed,
+            patch_dir: Some(dir.to_path_buf()),
+            ..EngineConfig::default()
+        },
+    );
+    e.set_patch(patch).unwrap_or_else(|err| panic!("{err}"));
+    let out = render_offline(&mut e, (seconds * 48_000.0) as usize, 128);
+    for err in e.shutdown() {
+        panic!("{err}");
+    }
+    out
+}
+
+pub fn rms(x: &[f32]) -> f64 {
+    ohmpatch_engine::dsp::rms(x)
+}
+
+/// Rms in dBFS where a full-scale sine is 0 dBFS (AES17).
+pub fn dbfs_rms(x: &[f32]) -> f64 {
+    20.0 * (rms(x) * std::f64::consts::SQRT_2).log10()
+}
