@@ -6,7 +6,10 @@ use ohmpatch_patch::Patch;
 use std::path::{Path, PathBuf};
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Every example patch in `graphs/`.
@@ -37,9 +40,8 @@ pub fn render(patch: &Patch, dir: &Path, seconds: f64, seed: u64) -> Vec<Vec<f32
     );
     e.set_patch(patch).unwrap_or_else(|err| panic!("{err}"));
     let out = render_offline(&mut e, (seconds * 48_000.0) as usize, 128);
-    for err in e.shutdown() {
-        panic!("{err}");
-    }
+    let errors = e.shutdown();
+    assert!(errors.is_empty(), "service errors: {errors:?}");
     out
 }
 

@@ -29,9 +29,17 @@ fn every_example_validates_and_renders_finite_and_limited() {
         let out = render(&patch, path.parent().unwrap(), 3.0, 7);
         assert!(!out.is_empty(), "{} renders no channel", path.display());
         for (c, ch) in out.iter().enumerate() {
-            assert!(ch.iter().all(|s| s.is_finite()), "{} ch {c}: non-finite", path.display());
+            assert!(
+                ch.iter().all(|s| s.is_finite()),
+                "{} ch {c}: non-finite",
+                path.display()
+            );
             let peak = ch.iter().fold(0.0f32, |m, s| m.max(s.abs()));
-            assert!(peak <= 1.0, "{} ch {c}: peak {peak} above the ceiling", path.display());
+            assert!(
+                peak <= 1.0,
+                "{} ch {c}: peak {peak} above the ceiling",
+                path.display()
+            );
             assert!(peak > 1e-4, "{} ch {c}: silent", path.display());
         }
     }

@@ -29,6 +29,44 @@ pub struct Args {
     pub sample_rate: Option<u32>,
 }
 
+/// Move the engine from `stream` to `choice`; if that device fails, to null.
+fn switch(
+    stream: Stream,
+    engine: &mut ohmpatch_engine::Engine,
+    choice: ohmpatch_engine::backend::DeviceChoice,
+    opts: &StreamOptions,
+) -> Result<Stream, String> {
+    let stats = engine.stats().clone();
+    match stream.stop() {
+        Some(c) => engine.return_core(c),
+        None => {
+            for e in engine.rebuild_core() {
+                eprintln!("warning: {e}");
+            }
+        }
+    }
+    let core = engine.take_core().expect("core is back");
+    match Stream::start(choice.clone(), core, stats.clone()) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            eprintln!(
+                "note: {} ({}): {e}; using the null device",
+                choice.backend.name(),
+                choice.device_name
+            );
+            for e in engine.rebuild_core() {
+                eprintln!("warning: {e}");
+            }
+            let null = choose_device(&StreamOptions {
+                backend: BackendKind::Null,
+                sample_rate: Some(choice.sample_rate),
+                ..opts.clone()
+            });
+            Stream::start(null, engine.take_core().expect("rebuilt"), stats)
+        }
+    }
+}
+
 pub fn run(a: Args) -> u8 {
     let Some(backend) = BackendKind::parse(&a.backend) else {
         eprintln!(
@@ -127,6 +165,8 @@ pub fn run(a: Args) -> u8 {
     let mut lost = 0;
     let mut max_load: f64 = 0.0;
     let mut reported_fault = None;
+    let mut lost_from: Option<ohmpatch_engine::backend::DeviceChoice> = None;
+    let mut last_retry = Instant::now();
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -157,30 +197,48 @@ pub fn run(a: Args) -> u8 {
                 "\n{} device lost ({why}); falling back to the null device so the patch keeps running",
                 stream.choice.backend.name()
             );
-            let choice = stream.choice.clone();
-            let core = stream.stop();
-            match core {
-                Some(c) => engine.return_core(c),
-                None => {
-                    for e in engine.rebuild_core() {
-                        eprintln!("warning: {e}");
-                    }
-                }
-            }
+            let prev = stream.choice.clone();
             let null = choose_device(&StreamOptions {
                 backend: BackendKind::Null,
-                buffer: choice.buffer,
-                sample_rate: Some(choice.sample_rate),
+                buffer: prev.buffer,
+                sample_rate: Some(prev.sample_rate),
                 ..opts.clone()
             });
-            let core = engine.take_core().expect("core is back");
-            stream = match Stream::start(null, core, stats.clone()) {
+            if prev.backend != BackendKind::Null {
+                lost_from = Some(prev);
+                last_retry = Instant::now();
+            }
+            stream = match switch(stream, &mut engine, null, &opts) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("cannot start the null device: {e}");
                     return EXIT_INVALID;
                 }
             };
+        }
+        // After a loss, look for the device again every two seconds.
+        if let Some(prev) = lost_from.clone()
+            && last_retry.elapsed() >= Duration::from_secs(2)
+        {
+            last_retry = Instant::now();
+            let again = choose_device(&StreamOptions {
+                backend: prev.backend,
+                sample_rate: Some(prev.sample_rate),
+                ..opts.clone()
+            });
+            if again.backend == prev.backend && again.sample_rate == prev.sample_rate {
+                stream = match switch(stream, &mut engine, again, &opts) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("cannot start the null device: {e}");
+                        return EXIT_INVALID;
+                    }
+                };
+                if stream.choice.backend == prev.backend {
+                    lost_from = None;
+                    eprintln!("\n{} is back; playing on it again", prev.backend.name());
+                }
+            }
         }
         if let Some(node) = engine.faulty_node()
             && reported_fault.as_deref() != Some(node.as_str())

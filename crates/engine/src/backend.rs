@@ -66,6 +66,19 @@ pub fn render_offline(engine: &mut Engine, frames: usize, block: usize) -> Vec<V
     channels
 }
 
+/// Runs audio-thread work; with `rt-alloc-check`, any allocation inside aborts.
+#[inline]
+fn rt_guard<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(feature = "rt-alloc-check")]
+    {
+        assert_no_alloc::assert_no_alloc(f)
+    }
+    #[cfg(not(feature = "rt-alloc-check"))]
+    {
+        f()
+    }
+}
+
 /// Which audio backend to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendKind {
@@ -357,7 +370,7 @@ fn start_null(choice: &DeviceChoice, core: Core, stats: Arc<Stats>) -> StreamInn
             let mut next = Instant::now();
             while !stop2.load(Ordering::Relaxed) {
                 let t0 = Instant::now();
-                core.process_interleaved(&mut out, channels, &[], 0);
+                rt_guard(|| core.process_interleaved(&mut out, channels, &[], 0));
                 let el = t0.elapsed();
                 stats.record_callback(el.as_nanos() as u64, period.as_nanos() as u64);
                 next += period;
@@ -414,10 +427,10 @@ fn start_device(
             data.fill(0.0);
             return;
         }
-        match slot.as_mut() {
+        rt_guard(|| match slot.as_mut() {
             Some(core) => core.process_interleaved(data, ch, &[], 0),
             None => data.fill(0.0),
-        }
+        });
         let frames = data.len() / ch.max(1);
         let period = (frames as f64 / rate * 1e9) as u64;
         st.record_callback(t0.elapsed().as_nanos() as u64, period);

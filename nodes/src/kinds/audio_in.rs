@@ -95,7 +95,11 @@ impl NodeKind for AudioIn {
 
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
         StageAnalysis {
-            outputs: vec![converter_nominal(params, "full_scale_dbu", "full_scale_db_spl")],
+            outputs: vec![converter_nominal(
+                params,
+                "full_scale_dbu",
+                "full_scale_db_spl",
+            )],
             warnings: Vec::new(),
         }
     }

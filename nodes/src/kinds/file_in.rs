@@ -92,7 +92,11 @@ impl NodeKind for FileIn {
 
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
         StageAnalysis {
-            outputs: vec![super::audio_in::converter_nominal(params, "level_dbu", "level_db_spl")],
+            outputs: vec![super::audio_in::converter_nominal(
+                params,
+                "level_dbu",
+                "level_db_spl",
+            )],
             warnings: Vec::new(),
         }
     }

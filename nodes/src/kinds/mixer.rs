@@ -52,7 +52,11 @@ impl NodeKind for Mixer {
         let each: Vec<Level> = inputs
             .iter()
             .enumerate()
-            .map(|(i, l)| l.scaled(gain_of(params.num(["in1_db", "in2_db", "in3_db", "in4_db"][i.min(3)]))))
+            .map(|(i, l)| {
+                l.scaled(gain_of(
+                    params.num(["in1_db", "in2_db", "in3_db", "in4_db"][i.min(3)]),
+                ))
+            })
             .collect();
         StageAnalysis {
             outputs: vec![Level::sum(&each).scaled(gain_of(params.num("gain_db")))],

@@ -1,0 +1,229 @@
+//! Reliability on a real audio server: 10,000 random edits through the
+//! editor's command path (History → Engine::set_patch) while the patch plays
+//! on a JACK dummy server. The audio callback runs under `assert_no_alloc`
+//! (the engine's `rt-alloc-check` feature): any allocation there aborts this
+//! test binary. Then the server is killed and restarted while playing.
+
+use assert_no_alloc::AllocDisabler;
+use ohmpatch_engine::backend::{BackendKind, Stream, StreamEvent, StreamOptions, choose_device};
+use ohmpatch_engine::dsp::Rng;
+use ohmpatch_engine::{ChannelMap, Engine, EngineConfig};
+use ohmpatch_patch::{Edit, History, Node, Patch, Value, Wire};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+#[global_allocator]
+static ALLOC: AllocDisabler = AllocDisabler;
+
+fn start_jack(name: &str) -> Child {
+    let child = Command::new("jackd")
+        .args(["-n", name, "-d", "dummy", "-r", "48000", "-p", "128"])
+        .env("JACK_NO_AUDIO_RESERVATION", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("jackd must be installed (scripts/setup.sh installs jackd2)");
+    let t0 = Instant::now();
+    while !ohmpatch_engine::backend::jack_running() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "jackd did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+fn random_edit(p: &Patch, rng: &mut Rng, n: &mut u64) -> Edit {
+    let ids: Vec<&String> = p.nodes.keys().collect();
+    let pick = |rng: &mut Rng| ids[(rng.uniform() * ids.len() as f64) as usize % ids.len()].clone();
+    let r = rng.uniform();
+    if r < 0.15 && p.nodes.len() < 30 {
+        *n += 1;
+        let kinds = ["tone", "gain", "mixer", "delay", "split"];
+        let kind = kinds[(rng.uniform() * kinds.len() as f64) as usize % kinds.len()];
+        return Edit::AddNode {
+            id: format!("k{n}"),
+            node: Node::new(kind, (0.0, 0.0)),
+        };
+    }
+    if r < 0.25 && p.nodes.len() > 4 {
+        let id = pick(rng);
+        if id != "out" && id != "src" {
+            return Edit::RemoveNode { id };
+        }
+    }
+    if r < 0.45 && !p.wires.is_empty() {
+        let w = p.wires[(rng.uniform() * p.wires.len() as f64) as usize % p.wires.len()].clone();
+        return Edit::Disconnect(w);
+    }
+    if r < 0.75 {
+        let id = pick(rng);
+        let node = &p.nodes[&id];
+        let (name, value) = match node.kind.as_str() {
+            "tone" => ("freq_hz", 50.0 + rng.uniform() * 5000.0),
+            "gain" | "mixer" | "delay" => ("gain_db", -40.0 + rng.uniform() * 46.0),
+            _ => ("domain", 0.0),
+        };
+        if name != "domain" {
+            return Edit::SetParam {
+                id,
+                name: name.into(),
+                value: Some(Value::Number(value)),
+            };
+        }
+        return Edit::MoveNode {
+            id,
+            pos: (rng.uniform() as f32 * 500.0, 0.0),
+        };
+    }
+    let a = pick(rng);
+    let b = pick(rng);
+    let from = match p.nodes[&a].kind.as_str() {
+        "output" => "src.out".to_string(),
+        "split" => format!("{a}.out1"),
+        _ => format!("{a}.out"),
+    };
+    let to = match p.nodes[&b].kind.as_str() {
+        "tone" => "out.in".to_string(),
+        "mixer" => format!("{b}.in{}", 1 + (rng.uniform() * 4.0) as u32 % 4),
+        _ => format!("{b}.in"),
+    };
+    Edit::Connect(Wire::parse(&from, &to).unwrap())
+}
+
+#[test]
+fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
+    let server = format!("ohmstorm-{}", std::process::id());
+    // SAFETY: this test binary holds this one test; nothing else reads the
+    // environment concurrently.
+    unsafe {
+        std::env::set_var("JACK_DEFAULT_SERVER", &server);
+        std::env::set_var("JACK_NO_START_SERVER", "1");
+    }
+    let mut jack = start_jack(&server);
+
+    let mut patch = ohmpatch_patch::load_str(
+        r#"(version: 1, nodes: {
+            "src": (kind: "tone", params: {"level_dbu": 4.0}),
+            "g": (kind: "gain"),
+            "out": (kind: "output", params: {"channel": 1.0}),
+        }, wires: [("src.out", "g.in"), ("g.out", "out.in")])"#,
+        "storm",
+    )
+    .unwrap();
+    let choice = choose_device(&StreamOptions {
+        backend: BackendKind::Jack,
+        ..StreamOptions::default()
+    });
+    assert_eq!(
+        choice.backend,
+        BackendKind::Jack,
+        "{:?}",
+        choice.fallback_reason
+    );
+    let mut engine = Engine::new(
+        ohmpatch_nodes::shared_registry(),
+        EngineConfig {
+            sample_rate: f64::from(choice.sample_rate),
+            channel_map: ChannelMap::Param,
+            ..EngineConfig::default()
+        },
+    );
+    engine.set_patch(&patch).unwrap();
+    let stats = engine.stats().clone();
+    let stream = Stream::start(choice, engine.take_core().unwrap(), stats.clone()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let mut history = History::new();
+    let mut rng = Rng::new(2024);
+    let mut n = 0;
+    let mut applied = 0;
+    let xruns_before = stats.xruns.load(Ordering::Relaxed);
+    let t0 = Instant::now();
+    for i in 0..10_000 {
+        let edit = random_edit(&patch, &mut rng, &mut n);
+        if history.apply(&mut patch, edit).is_err() {
+            continue;
+        }
+        if engine.set_patch(&patch).is_err() {
+            // A loop without a delay: the editor shows it and takes it back.
+            history.undo(&mut patch);
+            continue;
+        }
+        applied += 1;
+        engine.maintain();
+        if i % 20 == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let storm_s = t0.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_millis(200));
+    engine.maintain();
+    let xruns = stats.xruns.load(Ordering::Relaxed) - xruns_before;
+    assert!(applied > 5_000, "only {applied} edits applied");
+    assert_eq!(
+        stats.nonfinite.load(Ordering::Relaxed),
+        0,
+        "non-finite samples reached the device"
+    );
+    let peak = stats.take_output_peak();
+    assert!(peak <= 1.0, "peak {peak} above the ceiling");
+    let callbacks = stats.callbacks.load(Ordering::Relaxed);
+    assert!(callbacks > 100, "{callbacks} callbacks");
+    println!(
+        "{applied} edits in {storm_s:.1} s; {xruns} xruns reported by JACK during the storm; {callbacks} callbacks"
+    );
+
+    // Kill the server: the stream reports the loss.
+    jack.kill().unwrap();
+    let _ = jack.wait();
+    let t0 = Instant::now();
+    let mut lost = false;
+    while t0.elapsed() < Duration::from_secs(10) && !lost {
+        while let Ok(ev) = stream.events.try_recv() {
+            lost |= matches!(ev, StreamEvent::Lost(_));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(lost, "the lost server was not reported");
+    match stream.stop() {
+        Some(core) => engine.return_core(core),
+        None => assert!(engine.rebuild_core().is_empty()),
+    }
+    // Fall back to null, keep running.
+    let null = choose_device(&StreamOptions {
+        backend: BackendKind::Null,
+        sample_rate: Some(48_000),
+        ..StreamOptions::default()
+    });
+    let stream = Stream::start(null, engine.take_core().unwrap(), stats.clone()).unwrap();
+    let before = stats.callbacks.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        stats.callbacks.load(Ordering::Relaxed) > before,
+        "null device not running"
+    );
+    // The server comes back: return to JACK.
+    let mut jack = start_jack(&server);
+    let core = stream.stop().expect("the null device hands its core back");
+    engine.return_core(core);
+    let choice = choose_device(&StreamOptions {
+        backend: BackendKind::Jack,
+        ..StreamOptions::default()
+    });
+    assert_eq!(choice.backend, BackendKind::Jack);
+    let stream = Stream::start(choice, engine.take_core().unwrap(), stats.clone()).unwrap();
+    let before = stats.callbacks.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        stats.callbacks.load(Ordering::Relaxed) > before + 50,
+        "JACK did not resume"
+    );
+    if let Some(core) = stream.stop() {
+        engine.return_core(core);
+    }
+    let _ = jack.kill();
+    let _ = jack.wait();
+}
