@@ -25,6 +25,20 @@ pub fn rms(x: &[f32]) -> f64 {
     ohmpatch_engine::dsp::rms(x)
 }
 
+/// What a meter reads (rms, DC removed as a coupling capacitor would) after a
+/// sine of rms `rms_in` passes through the static curve `f`: harmonics
+/// included. The analysis uses it so a stage driven into its knee is
+/// predicted as it will measure.
+pub fn sine_rms_through(f: impl Fn(f64) -> f64, rms_in: f64) -> f64 {
+    const N: usize = 512;
+    let a = rms_in * std::f64::consts::SQRT_2;
+    let ys: Vec<f64> = (0..N)
+        .map(|i| f(a * (std::f64::consts::TAU * i as f64 / N as f64).sin()))
+        .collect();
+    let mean = ys.iter().sum::<f64>() / N as f64;
+    (ys.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / N as f64).sqrt()
+}
+
 /// Peak absolute sample value.
 pub fn peak(x: &[f32]) -> f64 {
     x.iter().fold(0.0f64, |m, v| m.max(f64::from(v.abs())))

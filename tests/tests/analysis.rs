@@ -1,8 +1,8 @@
 //! The electrical analysis agrees with what the engine renders.
 
-use ohmpatch_engine::analysis::analyze;
+use ohmpatch_engine::analysis::{Analysis, analyze, test_frequency};
 use ohmpatch_engine::compile;
-use ohmpatch_patch::{Node, Patch, Wire};
+use ohmpatch_patch::{Node, Patch, Value, Wire};
 use ohmpatch_tests::*;
 use std::collections::HashSet;
 
@@ -39,29 +39,60 @@ fn changing_only_an_impedance_changes_the_level_by_the_divider_ratio() {
     }
 }
 
+/// The analysis of a patch at its own test frequency.
+fn analysis_of(patch: &Patch) -> Analysis {
+    let registry = ohmpatch_nodes::registry();
+    let schedule = compile(patch, &registry, 48_000.0, &HashSet::new()).unwrap();
+    analyze(&schedule, &registry, 48_000.0, test_frequency(patch))
+}
+
+/// A loop's level depends on the phase of what returns; the analysis leaves
+/// feedback out, so loops are not compared with renders.
+fn has_loop(patch: &Patch) -> bool {
+    let registry = ohmpatch_nodes::registry();
+    let schedule = compile(patch, &registry, 48_000.0, &HashSet::new()).unwrap();
+    schedule
+        .steps
+        .iter()
+        .any(|s| s.kind != ohmpatch_engine::compile::StepKind::Process)
+}
+
+/// Render channel of each output node: `render` writes them in id order.
+fn channel_of(patch: &Patch, id: &str) -> usize {
+    patch
+        .nodes
+        .iter()
+        .filter(|(_, n)| n.kind == "output")
+        .position(|(k, _)| k == id)
+        .unwrap()
+}
+
+/// The analysed outputs whose chain clips at the nominal level: there the
+/// render is limited and the linear prediction does not hold (by design).
+fn clipped(report: &Analysis) -> bool {
+    report.warnings.iter().any(|w| {
+        w.message.contains("clips at the nominal level") || w.message.contains("output clips")
+    })
+}
+
+fn db_power_sum(a: f64, b: f64) -> f64 {
+    10.0 * (10f64.powf(a / 10.0) + 10f64.powf(b / 10.0)).log10()
+}
+
 #[test]
 fn predicted_output_levels_match_offline_renders() {
-    let registry = ohmpatch_nodes::registry();
     let mut checked = 0;
     for path in examples() {
         let patch = load(&path);
-        let schedule = compile(&patch, &registry, 48_000.0, &HashSet::new()).unwrap();
-        // A loop's level depends on the phase of what returns; the analysis
-        // leaves feedback out, so loops are not compared here.
-        if schedule
-            .steps
-            .iter()
-            .any(|s| s.kind != ohmpatch_engine::compile::StepKind::Process)
-        {
+        if has_loop(&patch) {
             continue;
         }
-        let report = analyze(&schedule, &registry, 48_000.0, 1000.0);
+        let report = analysis_of(&patch);
+        assert!(!clipped(&report), "{}: an example clips", path.display());
         let out = render(&patch, path.parent().unwrap(), 2.0, 1);
-        for (i, o) in report.outputs.iter().enumerate() {
-            let predicted = 10.0
-                * (10f64.powf(o.levels.signal_db / 10.0) + 10f64.powf(o.levels.noise_db / 10.0))
-                    .log10();
-            let measured = dbfs_rms(&out[i][24_000..]);
+        for o in &report.outputs {
+            let predicted = db_power_sum(o.levels.signal_db, o.levels.noise_db);
+            let measured = dbfs_rms(&out[channel_of(&patch, &o.node)][24_000..]);
             assert!(
                 (predicted - measured).abs() < 0.5,
                 "{}: output {} predicted {predicted:.2} dBFS, rendered {measured:.2} dBFS",
@@ -71,5 +102,273 @@ fn predicted_output_levels_match_offline_renders() {
             checked += 1;
         }
     }
-    assert!(checked >= 1, "no example was compared");
+    assert!(checked >= 8, "only {checked} outputs compared");
+}
+
+/// With every source silenced (its wires cut), what the output carries is the
+/// chain's own noise: it must match the predicted noise floor, measured like
+/// the analysis states it (20 Hz–20 kHz, unweighted).
+#[test]
+fn predicted_noise_floors_match_offline_renders() {
+    let mut checked = 0;
+    for path in examples() {
+        let patch = load(&path);
+        if has_loop(&patch) {
+            continue;
+        }
+        let report = analysis_of(&patch);
+        let mut quiet = patch.clone();
+        let sources: Vec<String> = quiet
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.kind == "tone")
+            .map(|(k, _)| k.clone())
+            .collect();
+        quiet.wires.retain(|w| !sources.contains(&w.from.node));
+        let out = render(&quiet, path.parent().unwrap(), 2.0, 3);
+        for o in &report.outputs {
+            if !o.levels.noise_db.is_finite() {
+                continue;
+            }
+            let x = &out[channel_of(&patch, &o.node)][24_000..];
+            // AES17 dBFS (a full-scale sine is 0 dBFS), like the report.
+            let measured = 20.0
+                * (ohmpatch_nodes::measure::band_rms(x, 48_000.0, 20.0, 20_000.0)
+                    * std::f64::consts::SQRT_2)
+                    .log10();
+            let predicted = o.levels.noise_db;
+            assert!(
+                (predicted - measured).abs() < 0.5,
+                "{}: output {} noise predicted {predicted:.2} dBFS, rendered {measured:.2} dBFS",
+                path.display(),
+                o.node
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "only {checked} noise floors compared");
+}
+
+fn node(kind: &str, params: &[(&str, Value)]) -> Node {
+    let mut n = Node::new(kind, (0.0, 0.0));
+    for (k, v) in params {
+        n.params.insert(k.to_string(), v.clone());
+    }
+    n
+}
+
+/// A chain of `(id, node)` wired `out → in` in order.
+fn chain(nodes: Vec<(&str, Node)>) -> Patch {
+    let mut p = Patch::default();
+    for w in nodes.windows(2) {
+        p.wires
+            .push(Wire::parse(&format!("{}.out", w[0].0), &format!("{}.in", w[1].0)).unwrap());
+    }
+    for (id, n) in nodes {
+        p.nodes.insert(id.to_string(), n);
+    }
+    p
+}
+
+fn num(x: f64) -> Value {
+    x.into()
+}
+
+fn text(x: &str) -> Value {
+    Value::Str(x.to_string())
+}
+
+fn voice() -> Node {
+    node(
+        "tone",
+        &[("domain", text("acoustic")), ("level_db_spl", num(94.0))],
+    )
+}
+
+/// The warnings of a patch, as "at: message (fix)" lines.
+fn warnings(p: &Patch) -> Vec<String> {
+    analysis_of(p)
+        .warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect()
+}
+
+fn assert_one_warning(p: &Patch, at: &str, words: &[&str]) {
+    let w = warnings(p);
+    let hits: Vec<&String> = w
+        .iter()
+        .filter(|l| l.starts_with(at) && words.iter().all(|x| l.contains(x)))
+        .collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "expected one warning at {at} with {words:?}, got {w:#?}"
+    );
+}
+
+#[test]
+fn a_well_staged_chain_and_the_fixes_produce_no_warning() {
+    let demo = load(&root().join("graphs/demo.ohm.ron"));
+    assert_eq!(warnings(&demo), Vec::<String>::new());
+    // In each side-by-side example the fixed chain (ids ending in _b, except
+    // where the bad one is _b) is clean; so each file warns only on its bad side.
+    for (file, bad) in [
+        ("mic-preamp-vs-power-amp", "_b"),
+        ("instrument-into-mic-input", "_a"),
+        ("preamp-into-speaker", "_a"),
+        ("amp-load-too-low", "_a"),
+    ] {
+        let p = load(&root().join(format!("graphs/{file}.ohm.ron")));
+        let w = warnings(&p);
+        assert!(!w.is_empty(), "{file}: no warning");
+        for l in &w {
+            let at = l.split(':').next().unwrap();
+            assert!(
+                at.split(" -> ")
+                    .any(|e| e.split('.').next().unwrap().ends_with(bad)),
+                "{file}: warning on the fixed side: {l}"
+            );
+        }
+    }
+}
+
+#[test]
+fn mic_into_a_power_amp_says_add_a_preamp() {
+    let p = chain(vec![
+        ("v", voice()),
+        ("m", node("mic", &[("distance_m", num(0.3))])),
+        ("a", node("power_amp", &[])),
+        ("s", node("speaker", &[])),
+    ]);
+    assert_one_warning(
+        &p,
+        "m.out -> a.in",
+        &["mic level", "power amp", "add a mic preamp"],
+    );
+}
+
+#[test]
+fn mic_into_a_line_input_says_add_a_preamp() {
+    let p = chain(vec![
+        ("v", voice()),
+        ("m", node("mic", &[])),
+        ("o", node("output", &[])),
+    ]);
+    assert_one_warning(
+        &p,
+        "m.out -> o.in",
+        &["mic level", "line input", "add a preamp"],
+    );
+}
+
+#[test]
+fn instrument_into_a_power_amp_says_add_a_preamp() {
+    let p = chain(vec![
+        (
+            "g",
+            node(
+                "tone",
+                &[("domain", text("instrument")), ("level_dbu", num(-10.0))],
+            ),
+        ),
+        ("a", node("power_amp", &[])),
+        ("s", node("speaker", &[])),
+    ]);
+    assert_one_warning(&p, "g.out -> a.in", &["instrument level", "add a preamp"]);
+}
+
+#[test]
+fn a_preamp_into_a_speaker_says_add_a_power_amp() {
+    let p = chain(vec![
+        (
+            "t",
+            node(
+                "tone",
+                &[("domain", text("mic")), ("level_dbu", num(-40.0))],
+            ),
+        ),
+        ("p", node("preamp", &[])),
+        ("s", node("speaker", &[])),
+    ]);
+    assert_one_warning(
+        &p,
+        "p.out -> s.in",
+        &["cannot deliver the current", "add a power amp"],
+    );
+}
+
+#[test]
+fn speaker_level_into_a_line_input_says_it_overloads() {
+    let p = chain(vec![
+        ("t", node("tone", &[("level_dbu", num(4.0))])),
+        ("a", node("power_amp", &[])),
+        ("o", node("output", &[("full_scale_dbu", num(40.0))])),
+    ]);
+    assert_one_warning(&p, "a.out -> o.in", &["speaker level", "overload", "pad"]);
+}
+
+#[test]
+fn a_load_below_the_amps_rating_is_reported() {
+    let mut p = chain(vec![
+        ("t", node("tone", &[("level_dbu", num(-10.0))])),
+        ("a", node("power_amp", &[])),
+        ("s1", node("speaker", &[])),
+    ]);
+    p.nodes.insert("s2".into(), node("speaker", &[]));
+    p.wires.push(Wire::parse("a.out", "s2.in").unwrap());
+    assert_one_warning(&p, "a", &["below the 8 Ω", "rated"]);
+    // One speaker alone is what the amp is rated for.
+    p.nodes.remove("s2");
+    p.wires.retain(|w| w.to.node != "s2");
+    assert_eq!(warnings(&p), Vec::<String>::new());
+}
+
+#[test]
+fn a_source_impedance_close_to_the_load_is_reported_with_its_loss() {
+    let p = chain(vec![
+        (
+            "g",
+            node(
+                "tone",
+                &[
+                    ("domain", text("instrument")),
+                    ("level_dbu", num(-10.0)),
+                    ("z_out_ohm", num(10_000.0)),
+                ],
+            ),
+        ),
+        ("p", node("preamp", &[("gain_db", num(20.0))])),
+        ("o", node("output", &[])),
+    ]);
+    assert_one_warning(&p, "g.out -> p.in", &["-19.4 dB lost", "ten times"]);
+}
+
+#[test]
+fn a_stage_clipping_at_the_nominal_level_is_reported_once_where_it_clips() {
+    let p = chain(vec![
+        (
+            "t",
+            node(
+                "tone",
+                &[("domain", text("mic")), ("level_dbu", num(-20.0))],
+            ),
+        ),
+        ("p", node("preamp", &[("gain_db", num(60.0))])),
+        ("g", node("gain", &[("gain_db", num(-30.0))])),
+        ("o", node("output", &[])),
+    ]);
+    let w = warnings(&p);
+    let clips: Vec<&String> = w.iter().filter(|l| l.contains("clips")).collect();
+    assert_eq!(clips.len(), 1, "{w:#?}");
+    assert!(clips[0].starts_with("p.out -> g.in"), "{w:#?}");
+}
+
+#[test]
+fn an_output_past_full_scale_is_reported() {
+    let p = chain(vec![
+        ("t", node("tone", &[("level_dbu", num(22.0))])),
+        ("o", node("output", &[])),
+    ]);
+    assert_one_warning(&p, "o", &["output clips", "+4.0 dBFS"]);
 }

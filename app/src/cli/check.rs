@@ -47,24 +47,7 @@ pub fn run(a: Args) -> u8 {
 
 /// The test frequency: the first sine `tone`'s, else 1 kHz.
 pub fn analysis_freq(patch: &ohmpatch_patch::Patch) -> f64 {
-    patch
-        .nodes
-        .values()
-        .find(|n| {
-            n.kind == "tone"
-                && n.params
-                    .get("waveform")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("sine")
-                    == "sine"
-        })
-        .map(|n| {
-            n.params
-                .get("freq_hz")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(1000.0)
-        })
-        .unwrap_or(1000.0)
+    ohmpatch_engine::analysis::test_frequency(patch)
 }
 
 fn db(x: f64) -> String {

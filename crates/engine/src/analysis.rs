@@ -67,6 +67,52 @@ pub struct AnalysisContext<'a> {
     pub output_loads: &'a [Impedance],
     /// For each input port: the impedance of what drives it.
     pub input_sources: &'a [Impedance],
+    /// The band this pass accounts noise in, Hz; `None` for the whole
+    /// 20 Hz–20 kHz band (the signal pass).
+    pub band: Option<(f64, f64)>,
+}
+
+/// The band every noise figure is stated over, Hz.
+pub const NOISE_BAND: (f64, f64) = (20.0, 20_000.0);
+
+/// Power of a density ∝ f^slope between `lo` and `hi` (arbitrary scale).
+fn band_power(lo: f64, hi: f64, slope: f64) -> f64 {
+    if (slope + 1.0).abs() < 1e-9 {
+        (hi / lo).ln()
+    } else {
+        (hi.powf(slope + 1.0) - lo.powf(slope + 1.0)) / (slope + 1.0)
+    }
+}
+
+impl AnalysisContext<'_> {
+    /// Amplitude factor for noise a stage makes itself: the square root of
+    /// the share of its 20 Hz–20 kHz power that falls in this pass's band,
+    /// for a power density ∝ f^slope (0 white, −1 pink, −2 brown).
+    pub fn noise_in_band(&self, slope: f64) -> f64 {
+        match self.band {
+            None => 1.0,
+            Some((lo, hi)) => {
+                (band_power(lo, hi, slope) / band_power(NOISE_BAND.0, NOISE_BAND.1, slope)).sqrt()
+            }
+        }
+    }
+
+    /// Whether a tone at `f` Hz counts in this pass.
+    pub fn in_band(&self, f: f64) -> bool {
+        let (lo, hi) = self.band.unwrap_or(NOISE_BAND);
+        f >= lo && f < hi
+    }
+}
+
+/// Third-octave bands that tile 20 Hz–20 kHz: noise is followed through
+/// every stage's frequency response band by band, then summed in power, so
+/// a speaker's or mic's shaping of broadband noise is accounted for.
+fn noise_bands() -> Vec<(f64, f64)> {
+    let mut edges: Vec<f64> = (0..30)
+        .map(|i| NOISE_BAND.0 * 2f64.powf(i as f64 / 3.0))
+        .collect();
+    edges.push(NOISE_BAND.1);
+    edges.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
 /// A stage's result: levels at its outputs (open circuit, before loading;
@@ -195,168 +241,276 @@ pub struct Analysis {
     pub warnings: Vec<Finding>,
 }
 
-/// How much a bridging connection should exceed its source's impedance.
-const BRIDGING_RATIO: f64 = 10.0;
+/// How much a bridging connection should exceed its source's impedance before
+/// the loss (2.5 dB at 3×) is worth a warning: an SM57 (310 Ω) into a 1.2 kΩ
+/// mic input is ordinary practice, a pickup into a mic input is not.
+const BRIDGING_RATIO: f64 = 3.0;
 
-/// Analyse a schedule at `freq` Hz.
-pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq: f64) -> Analysis {
-    let n = schedule.nodes.len();
-    // Output levels per node and port index (open circuit), filled in order.
-    let mut out_levels: Vec<Vec<Option<Level>>> = schedule
+/// The test frequency for a patch: its first sine `tone`'s (so the report
+/// describes what is heard), else 1 kHz.
+pub fn test_frequency(patch: &ohmpatch_patch::Patch) -> f64 {
+    patch
         .nodes
-        .iter()
-        .map(|s| vec![None; s.ports.len() + 1])
-        .collect();
-    let index: std::collections::HashMap<&str, usize> = schedule
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
-        .collect();
-    let port_index = |node: usize, name: &str, dir: Direction| -> Option<usize> {
-        let kind = registry.get(&schedule.nodes[node].kind)?;
+        .values()
+        .find(|n| {
+            n.kind == "tone"
+                && n.params
+                    .get("waveform")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("sine")
+                    == "sine"
+        })
+        .and_then(|n| n.params.get("freq_hz").and_then(|v| v.as_f64()))
+        .unwrap_or(1000.0)
+}
+
+/// The schedule with its wiring resolved for the analysis passes.
+struct Net<'a> {
+    schedule: &'a Schedule,
+    registry: &'a Registry,
+    sample_rate: f64,
+    index: std::collections::HashMap<&'a str, usize>,
+    /// The parallel load on every output port, and the source on every input.
+    parallel: Vec<Vec<Impedance>>,
+    sources: Vec<Vec<Impedance>>,
+}
+
+/// What one pass finds: open-circuit levels per node and port, the device
+/// level of each `output`-like node, the stages' findings, and which nodes
+/// are fed past their source's clip point.
+struct Pass {
+    out_levels: Vec<Vec<Option<Level>>>,
+    devices: Vec<(usize, Level)>,
+    warnings: Vec<Finding>,
+    fed_over: Vec<bool>,
+}
+
+impl<'a> Net<'a> {
+    fn new(schedule: &'a Schedule, registry: &'a Registry, sample_rate: f64) -> Net<'a> {
+        let index: std::collections::HashMap<&str, usize> = schedule
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
+        let mut net = Net {
+            schedule,
+            registry,
+            sample_rate,
+            index,
+            parallel: Vec::new(),
+            sources: Vec::new(),
+        };
+        let mut loads: Vec<Vec<Vec<Impedance>>> = schedule
+            .nodes
+            .iter()
+            .map(|s| vec![Vec::new(); s.ports.len()])
+            .collect();
+        let mut sources: Vec<Vec<Impedance>> = schedule
+            .nodes
+            .iter()
+            .map(|s| vec![Impedance::None; s.ports.len()])
+            .collect();
+        for w in net.live_wires() {
+            if let Some((a, sp, b, dp)) = net.ends(w) {
+                loads[a][sp].push(w.load_z.clone());
+                sources[b][dp] = w.source_z.clone();
+            }
+        }
+        net.parallel = loads
+            .iter()
+            .map(|ls| ls.iter().map(|l| Impedance::parallel(l)).collect())
+            .collect();
+        net.sources = sources;
+        net
+    }
+
+    fn live_wires(&self) -> impl Iterator<Item = &'a crate::compile::SchedWire> + 'a {
+        self.schedule.wires.iter().filter(|w| !w.fading_out)
+    }
+
+    fn port_index(&self, node: usize, name: &str, dir: Direction) -> Option<usize> {
+        let kind = self.registry.get(&self.schedule.nodes[node].kind)?;
         kind.spec()
             .ports
             .iter()
             .position(|p| p.name == name && p.direction == dir)
-    };
-    // Load on every output and source on every input.
-    let mut loads: Vec<Vec<Vec<Impedance>>> = schedule
-        .nodes
-        .iter()
-        .map(|s| vec![Vec::new(); s.ports.len()])
-        .collect();
-    let mut sources: Vec<Vec<Impedance>> = schedule
-        .nodes
-        .iter()
-        .map(|s| vec![Impedance::None; s.ports.len()])
-        .collect();
-    for w in schedule.wires.iter().filter(|w| !w.fading_out) {
-        let (Some(&a), Some(&b)) = (
-            index.get(w.wire.from.node.as_str()),
-            index.get(w.wire.to.node.as_str()),
-        ) else {
-            continue;
-        };
-        if let (Some(sp), Some(dp)) = (
-            port_index(a, &w.wire.from.port, Direction::Out),
-            port_index(b, &w.wire.to.port, Direction::In),
-        ) {
-            loads[a][sp].push(w.load_z.clone());
-            sources[b][dp] = w.source_z.clone();
-        }
     }
-    let parallel: Vec<Vec<Impedance>> = loads
-        .iter()
-        .map(|ls| ls.iter().map(|l| Impedance::parallel(l)).collect())
-        .collect();
-    let loading_gain = |node: usize, port: usize| -> f64 {
-        let src = &schedule.nodes[node].ports[port].impedance;
-        Loading::between(src, &parallel[node][port], sample_rate)
-            .response(freq, sample_rate)
-            .abs()
-    };
 
-    let mut warnings = Vec::new();
-    let mut wires = Vec::new();
-    let mut outputs = Vec::new();
-    for i in 0..n {
-        let node = &schedule.nodes[i];
-        let Some(kind) = registry.get(&node.kind) else {
-            continue;
-        };
-        let spec = kind.spec();
-        // Inputs: every wire into each input port, loaded, summed.
-        let mut inputs = Vec::new();
-        for (pi, p) in spec.ports.iter().enumerate() {
-            if p.direction != Direction::In {
-                continue;
-            }
-            let mut contribs = Vec::new();
-            for w in schedule
-                .wires
+    /// (source node, its port, destination node, its port) of a wire.
+    fn ends(&self, w: &crate::compile::SchedWire) -> Option<(usize, usize, usize, usize)> {
+        let a = *self.index.get(w.wire.from.node.as_str())?;
+        let b = *self.index.get(w.wire.to.node.as_str())?;
+        let sp = self.port_index(a, &w.wire.from.port, Direction::Out)?;
+        let dp = self.port_index(b, &w.wire.to.port, Direction::In)?;
+        Some((a, sp, b, dp))
+    }
+
+    /// The loading on an output port at `freq`, as a gain.
+    fn loading_gain(&self, node: usize, port: usize, freq: f64) -> f64 {
+        let src = &self.schedule.nodes[node].ports[port].impedance;
+        Loading::between(src, &self.parallel[node][port], self.sample_rate)
+            .response(freq, self.sample_rate)
+            .abs()
+    }
+
+    /// Every node in schedule order through its kind's model at `freq`.
+    fn pass(&self, freq: f64, band: Option<(f64, f64)>) -> Pass {
+        let nodes = &self.schedule.nodes;
+        let mut p = Pass {
+            out_levels: nodes
                 .iter()
-                .filter(|w| !w.fading_out && w.wire.to.node == node.id && w.wire.to.port == p.name)
-            {
-                let Some(&a) = index.get(w.wire.from.node.as_str()) else {
-                    continue;
-                };
-                let Some(sp) = port_index(a, &w.wire.from.port, Direction::Out) else {
-                    continue;
-                };
-                let l = out_levels[a][sp].unwrap_or(Level::SILENT);
-                contribs.push(l.scaled(loading_gain(a, sp)));
-            }
-            let _ = pi;
-            inputs.push(if contribs.is_empty() {
-                Level::SILENT
-            } else {
-                Level::sum(&contribs)
-            });
-        }
-        let ctx = AnalysisContext {
-            freq,
-            sample_rate,
-            output_loads: &parallel[i],
-            input_sources: &sources[i],
+                .map(|s| vec![None; s.ports.len() + 1])
+                .collect(),
+            devices: Vec::new(),
+            warnings: Vec::new(),
+            fed_over: vec![false; nodes.len()],
         };
-        let stage = kind.analyze(&node.params, &ctx, &inputs);
-        let mut k = 0;
-        for (pi, p) in spec.ports.iter().enumerate() {
-            if p.direction == Direction::Out {
-                out_levels[i][pi] = stage.outputs.get(k).copied();
-                k += 1;
-            }
-        }
-        if let Some(dev) = stage.outputs.get(k) {
-            outputs.push(OutputReport {
-                node: node.id.clone(),
-                levels: levels(*dev, Domain::Digital),
-            });
-            if dev.signal > 0.0 && dev.clip.is_finite() && dev.signal > dev.clip {
-                warnings.push(Finding {
-                    at: node.id.clone(),
-                    message: format!(
-                        "the output clips at the nominal level ({:+.1} dBFS)",
-                        to_db(dev.signal, Domain::Digital)
-                    ),
-                    fix: "lower the gain before it or raise full_scale_dbu".into(),
+        for (i, node) in nodes.iter().enumerate() {
+            let Some(kind) = self.registry.get(&node.kind) else {
+                continue;
+            };
+            let spec = kind.spec();
+            // Inputs: every wire into each input port, loaded, summed.
+            let mut inputs = Vec::new();
+            for port in spec.ports.iter().filter(|q| q.direction == Direction::In) {
+                let contribs: Vec<Level> = self
+                    .live_wires()
+                    .filter(|w| w.wire.to.node == node.id && w.wire.to.port == port.name)
+                    .filter_map(|w| self.ends(w))
+                    .map(|(a, sp, _, _)| {
+                        p.out_levels[a][sp]
+                            .unwrap_or(Level::SILENT)
+                            .scaled(self.loading_gain(a, sp, freq))
+                    })
+                    .collect();
+                // A clip is reported once, where it happens, not on every wire after it.
+                p.fed_over[i] |= contribs.iter().any(|l| l.signal > 0.0 && l.signal > l.clip);
+                inputs.push(if contribs.is_empty() {
+                    Level::SILENT
+                } else {
+                    Level::sum(&contribs)
                 });
             }
+            let ctx = AnalysisContext {
+                freq,
+                sample_rate: self.sample_rate,
+                output_loads: &self.parallel[i],
+                input_sources: &self.sources[i],
+                band,
+            };
+            let stage = kind.analyze(&node.params, &ctx, &inputs);
+            let mut k = 0;
+            for (pi, q) in spec.ports.iter().enumerate() {
+                if q.direction == Direction::Out {
+                    p.out_levels[i][pi] = stage.outputs.get(k).copied();
+                    k += 1;
+                }
+            }
+            if let Some(dev) = stage.outputs.get(k) {
+                p.devices.push((i, *dev));
+            }
+            // A kind speaks of itself; the report names the node.
+            p.warnings
+                .extend(stage.warnings.into_iter().map(|f| Finding {
+                    at: node.id.clone(),
+                    ..f
+                }));
         }
-        warnings.extend(stage.warnings);
+        p
+    }
+}
+
+/// Analyse a schedule: signal and headroom for a sine at `freq` Hz at each
+/// source's nominal level; noise followed band by band over 20 Hz–20 kHz.
+pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq: f64) -> Analysis {
+    let net = Net::new(schedule, registry, sample_rate);
+    let mut main = net.pass(freq, None);
+
+    // Noise: each wire's (open-circuit) noise power summed over the bands,
+    // with the loading of each band applied where the wires are read.
+    let mut port_noise: Vec<Vec<f64>> =
+        main.out_levels.iter().map(|v| vec![0.0; v.len()]).collect();
+    let mut wire_noise = vec![0.0; schedule.wires.len()];
+    let mut device_noise = vec![0.0; main.devices.len()];
+    for (lo, hi) in noise_bands() {
+        let centre = (lo * hi).sqrt();
+        let band = net.pass(centre, Some((lo, hi)));
+        for (acc, lv) in port_noise.iter_mut().zip(&band.out_levels) {
+            for (a, l) in acc.iter_mut().zip(lv) {
+                *a += l.map_or(0.0, |l| l.noise * l.noise);
+            }
+        }
+        for (wi, w) in schedule.wires.iter().enumerate() {
+            if let (false, Some((a, sp, _, _))) = (w.fading_out, net.ends(w)) {
+                let l = band.out_levels[a][sp].unwrap_or(Level::SILENT);
+                wire_noise[wi] += (l.noise * net.loading_gain(a, sp, centre)).powi(2);
+            }
+        }
+        for (acc, (_, l)) in device_noise.iter_mut().zip(&band.devices) {
+            *acc += l.noise * l.noise;
+        }
+    }
+    for (lv, acc) in main.out_levels.iter_mut().zip(&port_noise) {
+        for (l, a) in lv.iter_mut().zip(acc) {
+            if let Some(l) = l {
+                l.noise = a.sqrt();
+            }
+        }
     }
 
-    for w in schedule.wires.iter().filter(|w| !w.fading_out) {
-        let (Some(&a), Some(&b)) = (
-            index.get(w.wire.from.node.as_str()),
-            index.get(w.wire.to.node.as_str()),
-        ) else {
+    let mut warnings = Vec::new();
+    let mut outputs = Vec::new();
+    for ((i, dev), noise2) in main.devices.iter().zip(&device_noise) {
+        let node = &schedule.nodes[*i];
+        let dev = Level {
+            noise: noise2.sqrt(),
+            ..*dev
+        };
+        outputs.push(OutputReport {
+            node: node.id.clone(),
+            levels: levels(dev, Domain::Digital),
+        });
+        if dev.signal > 0.0 && dev.clip.is_finite() && dev.signal > dev.clip {
+            warnings.push(Finding {
+                at: node.id.clone(),
+                message: format!(
+                    "the output clips at the nominal level ({:+.1} dBFS)",
+                    to_db(dev.signal, Domain::Digital)
+                ),
+                fix: "lower the gain before it or raise full_scale_dbu".into(),
+            });
+        }
+    }
+    warnings.append(&mut main.warnings);
+
+    let mut wires = Vec::new();
+    for (wi, w) in schedule.wires.iter().enumerate() {
+        let Some((a, sp, b, _)) = (!w.fading_out).then(|| net.ends(w)).flatten() else {
             continue;
         };
-        let Some(sp) = port_index(a, &w.wire.from.port, Direction::Out) else {
-            continue;
+        let g = net.loading_gain(a, sp, freq);
+        let l = Level {
+            noise: wire_noise[wi].sqrt(),
+            ..main.out_levels[a][sp].unwrap_or(Level::SILENT).scaled(g)
         };
-        let g = loading_gain(a, sp);
-        let l = out_levels[a][sp].unwrap_or(Level::SILENT).scaled(g);
         let at = format!("{} -> {}", w.wire.from, w.wire.to);
         let lv = levels(l, w.from_domain);
         let zs = w.source_z.at(freq).map(|z| z.abs());
-        let zl_all = parallel[a][sp].at(freq).map(|z| z.abs());
+        let zl_all = net.parallel[a][sp].at(freq).map(|z| z.abs());
         let power_w = match (w.from_domain, zl_all) {
             (Domain::Speaker, Some(z)) if z > 0.0 => Some(l.signal * l.signal / z),
             _ => None,
         };
-        check_wire(
-            w,
-            &at,
-            &lv,
+        let facts = WireFacts {
+            at: &at,
+            lv: &lv,
             zs,
-            zl_all,
-            &schedule.nodes[b].kind,
-            &mut warnings,
-        );
-        let _ = b;
+            zl: zl_all,
+            to_kind: &schedule.nodes[b].kind,
+            clips_here: !main.fed_over[a],
+        };
+        check_wire(w, &facts, &mut warnings);
         wires.push(WireReport {
             from: w.wire.from.to_string(),
             to: w.wire.to.to_string(),
@@ -378,16 +532,27 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
     }
 }
 
-fn check_wire(
-    w: &crate::compile::SchedWire,
-    at: &str,
-    lv: &Levels,
+/// What the wire checks look at: where, the levels, |Z| of the source and of
+/// the whole load, what the wire feeds, and whether a clip starts here.
+struct WireFacts<'a> {
+    at: &'a str,
+    lv: &'a Levels,
     zs: Option<f64>,
     zl: Option<f64>,
-    to_kind: &str,
-    out: &mut Vec<Finding>,
-) {
+    to_kind: &'a str,
+    clips_here: bool,
+}
+
+fn check_wire(w: &crate::compile::SchedWire, facts: &WireFacts, out: &mut Vec<Finding>) {
     use Domain::*;
+    let WireFacts {
+        at,
+        lv,
+        zs,
+        zl,
+        to_kind,
+        clips_here,
+    } = *facts;
     let push = |out: &mut Vec<Finding>, message: String, fix: &str| {
         out.push(Finding {
             at: at.to_string(),
@@ -396,6 +561,14 @@ fn check_wire(
         })
     };
     match (w.from_domain, w.to_domain) {
+        (Mic, Line) if to_kind == "power_amp" => push(
+            out,
+            format!(
+                "mic level ({:.1} dBu) straight into a power amp: far too little gain, and the amp's own noise floor lands close to the signal",
+                lv.signal_db
+            ),
+            "add a mic preamp before the power amp",
+        ),
         (Mic, Line) => push(
             out,
             format!(
@@ -453,7 +626,7 @@ fn check_wire(
             "use an input of at least ten times the source impedance",
         );
     }
-    if lv.headroom_db < 0.0 && lv.signal_rms > 0.0 {
+    if clips_here && lv.headroom_db < 0.0 && lv.signal_rms > 0.0 {
         push(
             out,
             format!(

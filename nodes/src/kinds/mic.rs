@@ -266,7 +266,8 @@ impl NodeKind for Mic {
                 .product::<f64>()
         };
         let l = Level::sum(inputs).scaled(g);
-        let own = self_noise_pa(params.num("self_noise_db_spl"), &m) * sens;
+        let own =
+            self_noise_pa(params.num("self_noise_db_spl"), &m) * sens * ctx.noise_in_band(0.0);
         StageAnalysis {
             outputs: vec![Level {
                 noise: l.noise.hypot(own),

@@ -206,11 +206,23 @@ impl NodeKind for Noise {
 
     /// Everything this node makes counts as noise in `check`, over
     /// 20 Hz–20 kHz (hum included: it is what it interferes with).
-    fn analyze(&self, params: &Params, _ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
-        let noise = if params.choice("color") == THERMAL {
-            thermal_rms(params.num("resistance_ohm"), params.num("temperature_k"))
-        } else {
-            level_of(params)
+    fn analyze(&self, params: &Params, ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
+        let noise = match params.choice("color") {
+            THERMAL => {
+                thermal_rms(params.num("resistance_ohm"), params.num("temperature_k"))
+                    * ctx.noise_in_band(0.0)
+            }
+            HUM => {
+                let mains = params.num("mains_hz");
+                hum_amplitudes(level_of(params), mains, ctx.sample_rate)
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| ctx.in_band(mains * (k + 1) as f64))
+                    .map(|(_, a)| a * a)
+                    .sum::<f64>()
+                    .sqrt()
+            }
+            c => level_of(params) * ctx.noise_in_band([0.0, -1.0, -2.0][c.min(2)]),
         };
         StageAnalysis {
             outputs: vec![Level {

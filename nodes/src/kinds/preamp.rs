@@ -35,6 +35,7 @@
 //! 20 kHz) and aliasing is left as it is: choose 1× only to save CPU.
 
 use crate::desc::*;
+use crate::measure::sine_rms_through;
 use crate::oversample::{Adaa, Oversampler, Shaper, nearest_factor};
 use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
 use ohmpatch_engine::dsp::{Rng, Smoother, db_to_gain, dbu_to_v};
@@ -170,14 +171,23 @@ impl NodeKind for Preamp {
         ]
     }
 
-    fn analyze(&self, params: &Params, _ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
+    fn analyze(&self, params: &Params, ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
         let g = db_to_gain(params.num("gain_db"));
         let pad = db_to_gain(-params.num("pad_db"));
         let inp = Level::sum(inputs);
-        let ein = dbu_to_v(params.num("ein_dbu"));
+        let ein = dbu_to_v(params.num("ein_dbu")) * ctx.noise_in_band(0.0);
+        let (drive, out) = shaper_gains(params);
+        // The test sine through the stage's own curve, so that a stage driven
+        // into its knee (a tube compressing) is predicted as it will sound.
+        let rms_in = inp.signal * pad * drive;
+        let signal = out
+            * match params.choice("model") {
+                1 => sine_rms_through(|x| tube_table().f(x), rms_in),
+                _ => sine_rms_through(|x| SoftClip.f(x), rms_in),
+            };
         StageAnalysis {
             outputs: vec![Level {
-                signal: inp.signal * pad * g,
+                signal,
                 noise: (inp.noise * pad * g).hypot(ein * g),
                 clip: dbu_to_v(params.num("clip_dbu")),
             }],
@@ -288,10 +298,7 @@ impl Common {
 
     /// (drive into the shaper, scale after it) for the current gain and clip level.
     fn gains(&self) -> (f64, f64) {
-        let rail = dbu_to_v(self.clip_dbu) * std::f64::consts::SQRT_2;
-        let out = rail / self.swing;
-        let drive = db_to_gain(self.gain_db) / (out * self.slope0);
-        (drive, out)
+        gains_for(self.gain_db, self.clip_dbu, self.slope0, self.swing)
     }
 
     fn retarget(&mut self) {
@@ -299,6 +306,24 @@ impl Common {
         self.drive.set(d);
         self.out.set(o);
     }
+}
+
+/// (drive into the shaper, scale after it): the small-signal gain is
+/// `gain_db` and the curve's rail lands at `clip_dbu` (as a peak).
+fn gains_for(gain_db: f64, clip_dbu: f64, slope0: f64, swing: f64) -> (f64, f64) {
+    let rail = dbu_to_v(clip_dbu) * std::f64::consts::SQRT_2;
+    let out = rail / swing;
+    let drive = db_to_gain(gain_db) / (out * slope0);
+    (drive, out)
+}
+
+/// [`gains_for`] from a node's params.
+fn shaper_gains(params: &Params) -> (f64, f64) {
+    let (slope0, swing) = match params.choice("model") {
+        1 => (tube_table().slope0, tube_table().swing),
+        _ => (1.0, 1.0),
+    };
+    gains_for(params.num("gain_db"), params.num("clip_dbu"), slope0, swing)
 }
 
 /// One-pole DC blocker (5 Hz), as the coupling capacitor after a plate.
