@@ -372,3 +372,33 @@ fn an_output_past_full_scale_is_reported() {
     ]);
     assert_one_warning(&p, "o", &["output clips", "+4.0 dBFS"]);
 }
+
+#[test]
+fn a_feedback_loop_with_gain_is_reported_and_a_decaying_one_is_not() {
+    let looped = |delay_gain_db: f64| {
+        let mut p = chain(vec![
+            ("t", node("tone", &[("level_dbu", num(0.0))])),
+            ("m", node("mixer", &[])),
+            ("o", node("output", &[])),
+        ]);
+        p.wires.retain(|w| w.from.node != "m");
+        p.nodes.insert(
+            "d".into(),
+            node(
+                "delay",
+                &[("time_ms", num(5.0)), ("gain_db", num(delay_gain_db))],
+            ),
+        );
+        for (a, b) in [("m.out", "o.in"), ("m.out", "d.in"), ("d.out", "m.in2")] {
+            p.wires.push(Wire::parse(a, b).unwrap());
+        }
+        p.wires
+            .retain(|w| !(w.from.node == "t" && w.to.port == "in"));
+        p.wires.push(Wire::parse("t.out", "m.in1").unwrap());
+        p
+    };
+    assert_one_warning(&looped(12.0), "d", &["+12.0 dB", "builds up"]);
+    assert_eq!(warnings(&looped(-6.0)), Vec::<String>::new());
+    let echo = load(&root().join("graphs/feedback-echo.ohm.ron"));
+    assert_eq!(warnings(&echo), Vec::<String>::new());
+}

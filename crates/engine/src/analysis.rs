@@ -283,6 +283,9 @@ struct Pass {
     devices: Vec<(usize, Level)>,
     warnings: Vec<Finding>,
     fed_over: Vec<bool>,
+    /// The level arriving back at each node's inputs once the whole pass
+    /// has run: for a loop's `delay`, what the loop returns to it.
+    returns: Vec<Level>,
 }
 
 impl<'a> Net<'a> {
@@ -354,8 +357,39 @@ impl<'a> Net<'a> {
             .abs()
     }
 
-    /// Every node in schedule order through its kind's model at `freq`.
-    fn pass(&self, freq: f64, band: Option<(f64, f64)>) -> Pass {
+    /// What reaches each of `node`'s input ports, loaded, from the levels found so far.
+    fn input_levels(
+        &self,
+        node: usize,
+        out_levels: &[Vec<Option<Level>>],
+        freq: f64,
+    ) -> Vec<Vec<Level>> {
+        let n = &self.schedule.nodes[node];
+        let Some(kind) = self.registry.get(&n.kind) else {
+            return Vec::new();
+        };
+        kind.spec()
+            .ports
+            .iter()
+            .filter(|q| q.direction == Direction::In)
+            .map(|port| {
+                self.live_wires()
+                    .filter(|w| w.wire.to.node == n.id && w.wire.to.port == port.name)
+                    .filter_map(|w| self.ends(w))
+                    .map(|(a, sp, _, _)| {
+                        out_levels[a][sp]
+                            .unwrap_or(Level::SILENT)
+                            .scaled(self.loading_gain(a, sp, freq))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Every node in schedule order through its kind's model at `freq`;
+    /// `probe`: a node whose inputs are taken as a unit sine (1 V or 1 Pa)
+    /// instead, to measure the gain of a loop through it.
+    fn pass(&self, freq: f64, band: Option<(f64, f64)>, probe: Option<usize>) -> Pass {
         let nodes = &self.schedule.nodes;
         let mut p = Pass {
             out_levels: nodes
@@ -365,6 +399,7 @@ impl<'a> Net<'a> {
             devices: Vec::new(),
             warnings: Vec::new(),
             fed_over: vec![false; nodes.len()],
+            returns: Vec::new(),
         };
         for (i, node) in nodes.iter().enumerate() {
             let Some(kind) = self.registry.get(&node.kind) else {
@@ -373,20 +408,15 @@ impl<'a> Net<'a> {
             let spec = kind.spec();
             // Inputs: every wire into each input port, loaded, summed.
             let mut inputs = Vec::new();
-            for port in spec.ports.iter().filter(|q| q.direction == Direction::In) {
-                let contribs: Vec<Level> = self
-                    .live_wires()
-                    .filter(|w| w.wire.to.node == node.id && w.wire.to.port == port.name)
-                    .filter_map(|w| self.ends(w))
-                    .map(|(a, sp, _, _)| {
-                        p.out_levels[a][sp]
-                            .unwrap_or(Level::SILENT)
-                            .scaled(self.loading_gain(a, sp, freq))
-                    })
-                    .collect();
+            for contribs in self.input_levels(i, &p.out_levels, freq) {
                 // A clip is reported once, where it happens, not on every wire after it.
                 p.fed_over[i] |= contribs.iter().any(|l| l.signal > 0.0 && l.signal > l.clip);
-                inputs.push(if contribs.is_empty() {
+                inputs.push(if probe == Some(i) {
+                    Level {
+                        signal: 1.0,
+                        ..Level::SILENT
+                    }
+                } else if contribs.is_empty() {
                     Level::SILENT
                 } else {
                     Level::sum(&contribs)
@@ -417,7 +447,32 @@ impl<'a> Net<'a> {
                     ..f
                 }));
         }
+        p.returns = (0..nodes.len())
+            .map(|i| {
+                let all: Vec<Level> = self
+                    .input_levels(i, &p.out_levels, freq)
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                Level::sum(&all)
+            })
+            .collect();
         p
+    }
+
+    /// The largest gain, over the test frequency and the band centres, of
+    /// the loop closed through `node` (a feedback `delay`): what comes back
+    /// to its input for a unit sine into it. Contributions add in power, so
+    /// the loop's share is what the probe adds to the plain pass.
+    fn loop_gain(&self, node: usize, freq: f64) -> (f64, f64) {
+        std::iter::once(freq)
+            .chain(noise_bands().into_iter().map(|(lo, hi)| (lo * hi).sqrt()))
+            .map(|f| {
+                let plain = self.pass(f, None, None).returns[node].signal;
+                let probed = self.pass(f, None, Some(node)).returns[node].signal;
+                ((probed * probed - plain * plain).max(0.0).sqrt(), f)
+            })
+            .fold((0.0, freq), |best, x| if x.0 > best.0 { x } else { best })
     }
 }
 
@@ -425,7 +480,7 @@ impl<'a> Net<'a> {
 /// source's nominal level; noise followed band by band over 20 Hz–20 kHz.
 pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq: f64) -> Analysis {
     let net = Net::new(schedule, registry, sample_rate);
-    let mut main = net.pass(freq, None);
+    let mut main = net.pass(freq, None, None);
 
     // Noise: each wire's (open-circuit) noise power summed over the bands,
     // with the loading of each band applied where the wires are read.
@@ -435,7 +490,7 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
     let mut device_noise = vec![0.0; main.devices.len()];
     for (lo, hi) in noise_bands() {
         let centre = (lo * hi).sqrt();
-        let band = net.pass(centre, Some((lo, hi)));
+        let band = net.pass(centre, Some((lo, hi)), None);
         for (acc, lv) in port_noise.iter_mut().zip(&band.out_levels) {
             for (a, l) in acc.iter_mut().zip(lv) {
                 *a += l.map_or(0.0, |l| l.noise * l.noise);
@@ -483,6 +538,27 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
         }
     }
     warnings.append(&mut main.warnings);
+    // A loop that gives back more than it takes builds up without end.
+    for step in schedule
+        .steps
+        .iter()
+        .filter(|s| s.kind == crate::compile::StepKind::FeedbackRead)
+    {
+        let (g, at_f) = net.loop_gain(step.node, freq);
+        if g >= 1.0 {
+            let db = 20.0 * g.log10();
+            warnings.push(Finding {
+                at: schedule.nodes[step.node].id.clone(),
+                message: format!(
+                    "the feedback loop through this delay has a gain of {db:+.1} dB at {at_f:.0} Hz: it builds up until the output limiter and the fault guard stop it"
+                ),
+                fix: format!(
+                    "lower the loop's gain by at least {:.1} dB (gain_db on the delay)",
+                    db + 1.0
+                ),
+            });
+        }
+    }
 
     let mut wires = Vec::new();
     for (wi, w) in schedule.wires.iter().enumerate() {
