@@ -149,8 +149,16 @@ fn seed_text() -> String {
     std::fs::read_to_string(ohmpatch_tests::root().join("graphs/sine-unity.ohm.ron")).unwrap()
 }
 
+/// 300 cases a property in `cargo test`; `PROPTEST_CASES` sets a longer run.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
