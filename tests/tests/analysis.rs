@@ -402,3 +402,44 @@ fn a_feedback_loop_with_gain_is_reported_and_a_decaying_one_is_not() {
     let echo = load(&root().join("graphs/feedback-echo.ohm.ron"));
     assert_eq!(warnings(&echo), Vec::<String>::new());
 }
+
+#[test]
+fn the_gain_staging_strip_follows_the_main_chain_from_source_to_output() {
+    let demo = load(&root().join("graphs/demo.ohm.ron"));
+    let r = analysis_of(&demo);
+    assert_eq!(r.staging.len(), 1);
+    let strip = &r.staging[0];
+    assert_eq!(strip.output, "out");
+    let path: Vec<&str> = strip
+        .wires
+        .iter()
+        .map(|&i| r.wires[i].from.as_str())
+        .collect();
+    assert_eq!(
+        path,
+        [
+            "voice.out",
+            "mic.out",
+            "pre.out",
+            "amp.out",
+            "cab.out",
+            "room_mic.out",
+            "room_pre.out"
+        ]
+    );
+    // Two chains, two strips, each with its own source and output.
+    let side = load(&root().join("graphs/mic-preamp-vs-power-amp.ohm.ron"));
+    let r = analysis_of(&side);
+    let ends: Vec<(String, String)> = r
+        .staging
+        .iter()
+        .map(|s| {
+            (
+                r.wires[s.wires[0]].from.clone(),
+                r.wires[*s.wires.last().unwrap()].to.clone(),
+            )
+        })
+        .collect();
+    assert!(ends.contains(&("voice.out".into(), "out_a.in".into())), "{ends:?}");
+    assert!(ends.contains(&("voice.out".into(), "out_b.in".into())), "{ends:?}");
+}

@@ -111,10 +111,46 @@ fn print_report(path: &std::path::Path, patch: &ohmpatch_patch::Patch, r: &Analy
             db(o.levels.headroom_db)
         );
     }
+    for strip in &r.staging {
+        print_strip(r, strip);
+    }
     if !r.warnings.is_empty() {
         println!();
     }
     for w in &r.warnings {
         println!("warning: {}: {}; fix: {}", w.at, w.message, w.fix);
+    }
+}
+
+/// The gain-staging strip of one output: each stage's level and noise floor
+/// along its main chain, then the converter.
+fn print_strip(r: &Analysis, strip: &ohmpatch_engine::analysis::Strip) {
+    let Some(first) = strip.wires.first() else {
+        return;
+    };
+    println!("\ngain staging into {}:", strip.output);
+    let node = |end: &str| end.split('.').next().unwrap_or("").to_string();
+    println!("  {:<12}", node(&r.wires[*first].from));
+    for &i in &strip.wires {
+        let w = &r.wires[i];
+        let l = &w.levels;
+        println!(
+            "  {:<12} {:>8} {:<7} noise {:>8}  headroom {:>7} dB",
+            format!("→ {}", node(&w.to)),
+            db(l.signal_db),
+            l.unit,
+            db(l.noise_db),
+            db(l.headroom_db),
+        );
+    }
+    if let Some(o) = r.outputs.iter().find(|o| o.node == strip.output) {
+        println!(
+            "  {:<12} {:>8} {:<7} noise {:>8}  headroom {:>7} dB",
+            "→ converter",
+            db(o.levels.signal_db),
+            "dBFS",
+            db(o.levels.noise_db),
+            db(o.levels.headroom_db),
+        );
     }
 }

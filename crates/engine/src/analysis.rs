@@ -239,6 +239,57 @@ pub struct Analysis {
     pub wires: Vec<WireReport>,
     pub outputs: Vec<OutputReport>,
     pub warnings: Vec<Finding>,
+    /// The gain-staging view: for each output, its main chain from a source.
+    pub staging: Vec<Strip>,
+}
+
+/// One output's chain from its loudest source, wire by wire, for the
+/// gain-staging view: where the level rises, where the noise comes in, and
+/// where the headroom runs out.
+#[derive(Clone, Debug, Serialize)]
+pub struct Strip {
+    pub output: String,
+    /// Indices into [`Analysis::wires`], source first.
+    pub wires: Vec<usize>,
+}
+
+impl Analysis {
+    /// The main chain into each output: from the output back along the
+    /// input wire carrying the most signal (then the most noise) to a source.
+    fn strips(&self) -> Vec<Strip> {
+        let power = |w: &WireReport| {
+            (
+                w.levels.signal_rms * w.levels.signal_rms,
+                w.levels.noise_rms * w.levels.noise_rms,
+            )
+        };
+        self.outputs
+            .iter()
+            .map(|o| {
+                let mut wires = Vec::new();
+                let mut at = o.node.as_str();
+                while let Some((i, w)) = self
+                    .wires
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, w)| w.to.split('.').next() == Some(at) && !wires.contains(i))
+                    .max_by(|a, b| {
+                        power(a.1)
+                            .partial_cmp(&power(b.1))
+                            .unwrap_or(std::cmp::Ordering::Equal)
+                    })
+                {
+                    wires.push(i);
+                    at = w.from.split('.').next().unwrap_or("");
+                }
+                wires.reverse();
+                Strip {
+                    output: o.node.clone(),
+                    wires,
+                }
+            })
+            .collect()
+    }
 }
 
 /// How much a bridging connection should exceed its source's impedance before
@@ -599,13 +650,16 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
             power_w,
         });
     }
-    Analysis {
+    let mut report = Analysis {
         freq_hz: freq,
         order: schedule.nodes.iter().map(|s| s.id.clone()).collect(),
         wires,
         outputs,
         warnings,
-    }
+        staging: Vec::new(),
+    };
+    report.staging = report.strips();
+    report
 }
 
 /// What the wire checks look at: where, the levels, |Z| of the source and of
