@@ -8,6 +8,7 @@ packages=(
   libasound2-dev libudev-dev libjack-jackd2-dev jackd2 jack-capture
   libx11-dev libxkbcommon-dev libwayland-dev
   xvfb xdotool mesa-vulkan-drivers libvulkan1
+  libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0 libx11-xcb1
   sox
 )
 

@@ -1,6 +1,7 @@
 //! `ohmpatch`: the editor and the command line (CONTRACT §3).
 
 mod cli;
+mod editor;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -23,7 +24,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Open the editor on PATCH (the demo patch when none is given).
-    Edit { patch: Option<PathBuf> },
+    Edit {
+        patch: Option<PathBuf>,
+        /// Run editor commands from a file, one a frame (for tests).
+        #[arg(long, hide = true)]
+        script: Option<PathBuf>,
+    },
     /// Render the patch's `output` nodes offline to a 32-bit float WAV file.
     Render(cli::render::Args),
     /// Play the patch in real time on an audio device.
@@ -60,8 +66,8 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        None => cli::editor::run(None),
-        Some(Command::Edit { patch }) => cli::editor::run(patch),
+        None => cli::editor::run(None, None),
+        Some(Command::Edit { patch, script }) => cli::editor::run(patch, script),
         Some(Command::Render(a)) => cli::render::run(a),
         Some(Command::Play(a)) => cli::play::run(a),
         Some(Command::Check(a)) => cli::check::run(a),

@@ -1,0 +1,215 @@
+//! The open document: the patch, its undo history, its file, and the
+//! clipboard text format (a patch fragment in the same RON as a file).
+
+use ohmpatch_engine::Registry;
+use ohmpatch_patch::{Edit, Endpoint, History, LoadError, Patch, Wire};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+pub struct Doc {
+    pub patch: Patch,
+    pub history: History,
+    pub path: Option<PathBuf>,
+    /// Bumped on every change the engine must hear (not on moves).
+    pub audio_rev: u64,
+    /// Bumped on every change at all.
+    pub rev: u64,
+}
+
+impl Doc {
+    pub fn new(patch: Patch, path: Option<PathBuf>) -> Doc {
+        Doc {
+            patch,
+            history: History::new(),
+            path,
+            audio_rev: 1,
+            rev: 1,
+        }
+    }
+
+    /// Load and validate a patch file; the message says what is wrong in words.
+    pub fn open(path: &Path, registry: &Registry) -> Result<Doc, String> {
+        let patch = load_checked(path, registry)?;
+        Ok(Doc::new(patch, Some(path.to_path_buf())))
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.history.is_dirty()
+    }
+
+    pub fn file_name(&self) -> String {
+        match &self.path {
+            Some(p) => p
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.display().to_string()),
+            None => "untitled.ohm.ron".into(),
+        }
+    }
+
+    /// The window title: file, a dirty marker, the patch name.
+    pub fn title(&self) -> String {
+        let dirty = if self.is_dirty() { "● " } else { "" };
+        let name = if self.patch.name.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", self.patch.name)
+        };
+        format!("{dirty}{}{name} — ohmpatch", self.file_name())
+    }
+
+    fn touched(&mut self, audio: bool) {
+        self.rev += 1;
+        if audio {
+            self.audio_rev += 1;
+        }
+    }
+
+    pub fn apply(&mut self, edit: Edit) -> Result<(), String> {
+        let audio = !matches!(edit, Edit::MoveNode { .. });
+        self.history.apply(&mut self.patch, edit)?;
+        self.touched(audio);
+        Ok(())
+    }
+
+    pub fn apply_merged(&mut self, edit: Edit, gesture: u64) -> Result<(), String> {
+        let audio = !matches!(edit, Edit::MoveNode { .. });
+        self.history.apply_merged(&mut self.patch, edit, gesture)?;
+        self.touched(audio);
+        Ok(())
+    }
+
+    pub fn apply_group(&mut self, edits: Vec<Edit>, label: &str) -> Result<(), String> {
+        if edits.is_empty() {
+            return Ok(());
+        }
+        let audio = edits.iter().any(|e| !matches!(e, Edit::MoveNode { .. }));
+        self.history.apply_group(&mut self.patch, edits, label)?;
+        self.touched(audio);
+        Ok(())
+    }
+
+    pub fn undo(&mut self) -> bool {
+        let ok = self.history.undo(&mut self.patch);
+        if ok {
+            self.touched(true);
+        }
+        ok
+    }
+
+    pub fn redo(&mut self) -> bool {
+        let ok = self.history.redo(&mut self.patch);
+        if ok {
+            self.touched(true);
+        }
+        ok
+    }
+
+    /// Save atomically to `path` and remember it as this document's file.
+    pub fn save_to(&mut self, path: &Path) -> Result<(), String> {
+        ohmpatch_patch::save_atomic(path, &self.patch)
+            .map_err(|e| format!("could not save {}: {e}", path.display()))?;
+        self.path = Some(path.to_path_buf());
+        self.history.mark_saved();
+        self.rev += 1;
+        Ok(())
+    }
+}
+
+/// Load a patch file and check it against the catalogue.
+pub fn load_checked(path: &Path, registry: &Registry) -> Result<Patch, String> {
+    let patch = ohmpatch_patch::load_file(path).map_err(|e| match e {
+        LoadError::Unreadable { .. } => format!("{e}"),
+        LoadError::Invalid(_) => format!("{e}"),
+    })?;
+    check(&patch, path, registry)?;
+    Ok(patch)
+}
+
+/// Validate a patch against the catalogue; all problems as one message.
+pub fn check(patch: &Patch, path: &Path, registry: &Registry) -> Result<(), String> {
+    let source = std::fs::read_to_string(path).ok();
+    let origin = path.display().to_string();
+    let diags = ohmpatch_patch::validate(patch, registry, &origin, source.as_deref());
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(diags
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+}
+
+/// The clipboard text for some nodes: a patch holding them and the wires
+/// between them, so it can also be pasted into a text editor or saved.
+pub fn copy_text(patch: &Patch, ids: &BTreeSet<String>) -> String {
+    let mut frag = Patch {
+        name: "ohmpatch clipboard".into(),
+        ..Patch::default()
+    };
+    for id in ids {
+        if let Some(n) = patch.nodes.get(id) {
+            frag.nodes.insert(id.clone(), n.clone());
+        }
+    }
+    frag.wires = patch
+        .wires
+        .iter()
+        .filter(|w| ids.contains(&w.from.node) && ids.contains(&w.to.node))
+        .cloned()
+        .collect();
+    ohmpatch_patch::to_ron_string(&frag)
+}
+
+/// Turn clipboard text into a paste edit: fresh ids, positions moved so
+/// the fragment's top-left lands at `at` (or shifted by 40 px).
+pub fn paste_edit(
+    patch: &Patch,
+    text: &str,
+    at: Option<(f32, f32)>,
+) -> Result<(Edit, Vec<String>), String> {
+    let frag = ohmpatch_patch::load_str(text, "clipboard")
+        .map_err(|e| format!("the clipboard does not hold ohmpatch nodes: {e}"))?;
+    if frag.nodes.is_empty() {
+        return Err("the clipboard holds no nodes".into());
+    }
+    let min_x = frag
+        .nodes
+        .values()
+        .map(|n| n.pos.0)
+        .fold(f32::INFINITY, f32::min);
+    let min_y = frag
+        .nodes
+        .values()
+        .map(|n| n.pos.1)
+        .fold(f32::INFINITY, f32::min);
+    let (dx, dy) = match at {
+        Some((x, y)) => (x - min_x, y - min_y),
+        None => (40.0, 40.0),
+    };
+    let mut taken = patch.clone();
+    let mut rename = BTreeMap::new();
+    let mut nodes = Vec::new();
+    for (id, n) in &frag.nodes {
+        let new_id = taken.unique_id(id);
+        taken.nodes.insert(new_id.clone(), n.clone());
+        rename.insert(id.clone(), new_id.clone());
+        let mut node = n.clone();
+        node.pos = (n.pos.0 + dx, n.pos.1 + dy);
+        nodes.push((new_id, node));
+    }
+    let wires = frag
+        .wires
+        .iter()
+        .filter_map(|w| {
+            Some(Wire::new(
+                Endpoint::new(rename.get(&w.from.node)?.clone(), w.from.port.clone()),
+                Endpoint::new(rename.get(&w.to.node)?.clone(), w.to.port.clone()),
+            ))
+        })
+        .collect();
+    let ids = nodes.iter().map(|(id, _)| id.clone()).collect();
+    Ok((Edit::Paste { nodes, wires }, ids))
+}

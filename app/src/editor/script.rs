@@ -1,0 +1,103 @@
+//! Scripted input (`ohmpatch edit --script FILE`, hidden): one command a
+//! line, run one a frame through the same actions the mouse and keyboard
+//! produce. Tests use it; it is also handy to reproduce a bug.
+//!
+//! ```text
+//! add ID KIND X Y          connect A.out B.in       disconnect A.out B.in
+//! set ID PARAM VALUE       reset ID PARAM           move ID X Y
+//! delete ID                undo                     redo
+//! save [PATH]              open PATH                new
+//! copy ID...               paste                    duplicate ID...
+//! wait FRAMES              ready FILE               wait-file FILE
+//! quit
+//! ```
+
+use super::{Action, NewNode};
+use ohmpatch_patch::{Edit, Value, Wire};
+use std::path::PathBuf;
+
+pub enum Step {
+    Act(Box<Action>),
+    /// Create FILE (an empty file), to tell a test the script got here.
+    Ready(PathBuf),
+    Wait(u32),
+    /// Wait until FILE exists (a test's cue).
+    WaitFile(PathBuf),
+    Quit,
+}
+
+pub fn parse(text: &str) -> Result<Vec<Step>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let bad = || format!("script line {}: cannot read \"{line}\"", n + 1);
+        let num = |s: &str| s.parse::<f32>().map_err(|_| bad());
+        let step = match w.as_slice() {
+            ["add", id, kind, x, y] => act(Action::AddNamed {
+                id: id.to_string(),
+                node: NewNode {
+                    kind: kind.to_string(),
+                    pos: (num(x)?, num(y)?),
+                    from: None,
+                    to: None,
+                    split: None,
+                },
+            }),
+            ["connect", a, b] => act(Action::Connect(Wire::parse(a, b).ok_or_else(bad)?)),
+            ["disconnect", a, b] => {
+                act(Action::Disconnect(vec![Wire::parse(a, b).ok_or_else(bad)?]))
+            }
+            ["set", id, name, value] => {
+                let v = if let Ok(x) = value.parse::<f64>() {
+                    Value::Number(x)
+                } else if let Ok(b) = value.parse::<bool>() {
+                    Value::Bool(b)
+                } else {
+                    Value::Str(value.to_string())
+                };
+                act(Action::Edit(Edit::SetParam {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                    value: Some(v),
+                }))
+            }
+            ["reset", id, name] => act(Action::Edit(Edit::SetParam {
+                id: id.to_string(),
+                name: name.to_string(),
+                value: None,
+            })),
+            ["move", id, x, y] => act(Action::Edit(Edit::MoveNode {
+                id: id.to_string(),
+                pos: (num(x)?, num(y)?),
+            })),
+            ["delete", id] => act(Action::Delete(vec![id.to_string()])),
+            ["undo"] => act(Action::Undo),
+            ["redo"] => act(Action::Redo),
+            ["save"] => act(Action::Save),
+            ["save", path] => act(Action::SaveAs(PathBuf::from(path))),
+            ["open", path] => act(Action::Open(PathBuf::from(path))),
+            ["new"] => act(Action::New),
+            ["copy", ids @ ..] => act(Action::Copy(ids.iter().map(|s| s.to_string()).collect())),
+            ["paste"] => act(Action::Paste(None)),
+            ["duplicate", ids @ ..] => act(Action::Duplicate(
+                ids.iter().map(|s| s.to_string()).collect(),
+            )),
+            ["fit"] => act(Action::Fit),
+            ["wait", frames] => Step::Wait(frames.parse().map_err(|_| bad())?),
+            ["wait-file", path] => Step::WaitFile(PathBuf::from(path)),
+            ["ready", path] => Step::Ready(PathBuf::from(path)),
+            ["quit"] => Step::Quit,
+            _ => return Err(bad()),
+        };
+        out.push(step);
+    }
+    Ok(out)
+}
+
+fn act(a: Action) -> Step {
+    Step::Act(Box::new(a))
+}

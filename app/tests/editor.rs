@@ -1,0 +1,590 @@
+//! The graphical editor, driven for real under a private Xvfb display: a
+//! screenshot of every example patch is checked on its pixels, and a
+//! session adds a node, wires it, turns a knob, undoes, redoes and saves,
+//! with real key presses (xdotool) for the shortcuts.
+
+use ohmpatch_engine::Params;
+use ohmpatch_patch::{Direction, Domain, Patch, Value};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ohmpatch")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ohmpatch-editor-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A private X server for one test; killed on drop.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Option<Xvfb> {
+        if Command::new("Xvfb").arg("-help").output().is_err() {
+            eprintln!("Xvfb is not installed; scripts/setup.sh installs it");
+            return None;
+        }
+        let base = 100 + (std::process::id() % 500);
+        for n in base..base + 200 {
+            if Path::new(&format!("/tmp/.X{n}-lock")).exists()
+                || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            {
+                continue;
+            }
+            let Ok(child) = Command::new("Xvfb")
+                .arg(format!(":{n}"))
+                .args(["-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+            else {
+                continue;
+            };
+            let mut x = Xvfb {
+                child,
+                display: format!(":{n}"),
+            };
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(10) {
+                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                    return Some(x);
+                }
+                if let Ok(Some(_)) = x.child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = x.child.kill();
+        }
+        None
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn xvfb() -> Xvfb {
+    Xvfb::start().expect("could not start Xvfb for the editor tests")
+}
+
+/// Run the binary on `display`, killing it after `limit`.
+fn run_limited(display: &str, config: &Path, args: &[&str], limit: Duration) -> (i32, String) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env("DISPLAY", display)
+        .env("OHMPATCH_CONFIG_DIR", config)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return (status.code().unwrap_or(-1), text);
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "ohmpatch {args:?} did not finish within {limit:?}:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+struct Png {
+    w: usize,
+    h: usize,
+    rgb: Vec<[u8; 3]>,
+}
+
+fn read_png(p: &Path) -> Png {
+    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(p).unwrap()));
+    let mut r = dec.read_info().unwrap();
+    let mut buf = vec![0; r.output_buffer_size().unwrap()];
+    let info = r.next_frame(&mut buf).unwrap();
+    let ch = match info.color_type {
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        other => panic!("unexpected PNG colour type {other:?}"),
+    };
+    let (w, h) = (info.width as usize, info.height as usize);
+    let rgb = (0..w * h)
+        .map(|i| [buf[i * ch], buf[i * ch + 1], buf[i * ch + 2]])
+        .collect();
+    Png { w, h, rgb }
+}
+
+/// The colours the editor draws with (app/src/editor/theme.rs).
+fn domain_rgb(d: Domain) -> [u8; 3] {
+    match d {
+        Domain::Acoustic => [0x3c, 0xb4, 0x4b],
+        Domain::Mic => [0x42, 0xa5, 0xf5],
+        Domain::Instrument => [0xab, 0x47, 0xbc],
+        Domain::Line => [0xff, 0xc1, 0x07],
+        Domain::Speaker => [0xef, 0x53, 0x50],
+        Domain::Digital => [0xb0, 0xbe, 0xc5],
+    }
+}
+const HEADER_RGB: [u8; 3] = [0x34, 0x3a, 0x55];
+
+fn near(a: [u8; 3], b: [u8; 3], tol: i32) -> bool {
+    (0..3).all(|i| (i32::from(a[i]) - i32::from(b[i])).abs() <= tol)
+}
+
+/// What a screenshot of a patch must show.
+struct Expect {
+    nodes: usize,
+    /// Domains of the wires' source ports.
+    wire_domains: BTreeSet<Domain>,
+}
+
+fn expectations(patch: &Patch) -> Expect {
+    let registry = ohmpatch_nodes::registry();
+    let mut wire_domains = BTreeSet::new();
+    for w in &patch.wires {
+        let node = &patch.nodes[&w.from.node];
+        let kind = registry.get(&node.kind).unwrap();
+        let spec = kind.spec();
+        let elec = kind.electrical(&Params::resolve(spec, &node.params));
+        let i = spec
+            .ports
+            .iter()
+            .position(|p| p.name == w.from.port && p.direction == Direction::Out)
+            .unwrap();
+        wire_domains.insert(elec[i].domain);
+    }
+    Expect {
+        nodes: patch.nodes.len(),
+        wire_domains,
+    }
+}
+
+/// Check a screenshot; `Err` says what is missing.
+fn check_pixels(img: &Png, e: &Expect) -> Result<(), String> {
+    // The canvas: left of the inspector, between the menu and status bars.
+    let (x0, x1, y0, y1) = (0, img.w.saturating_sub(360), 30, img.h.saturating_sub(30));
+    let px = |x: usize, y: usize| img.rgb[y * img.w + x];
+    let distinct: BTreeSet<[u8; 3]> = img.rgb.iter().copied().collect();
+    if distinct.len() < 40 {
+        return Err(format!(
+            "the frame is nearly uniform ({} colours)",
+            distinct.len()
+        ));
+    }
+    // Node title bars: pixels of the header colour, and bright (text)
+    // pixels among them, in separate regions, at least one per node.
+    let mut header = vec![false; img.w * img.h];
+    let mut header_px = 0usize;
+    let mut text_px = 0usize;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            if near(px(x, y), HEADER_RGB, 2) {
+                header[y * img.w + x] = true;
+                header_px += 1;
+            }
+        }
+    }
+    for y in y0 + 1..y1 - 1 {
+        for x in x0 + 1..x1 - 1 {
+            let c = px(x, y);
+            let lum = (u32::from(c[0]) + u32::from(c[1]) + u32::from(c[2])) / 3;
+            if lum > 150
+                && (header[y * img.w + x - 1]
+                    || header[y * img.w + x + 1]
+                    || header[(y - 1) * img.w + x]
+                    || header[(y + 1) * img.w + x])
+            {
+                text_px += 1;
+            }
+        }
+    }
+    // Connected regions of header colour (4-neighbour flood fill).
+    let mut seen = vec![false; img.w * img.h];
+    let mut regions = 0;
+    for start in 0..header.len() {
+        if !header[start] || seen[start] {
+            continue;
+        }
+        let mut stack = vec![start];
+        seen[start] = true;
+        let mut area = 0;
+        while let Some(i) = stack.pop() {
+            area += 1;
+            let (x, y) = (i % img.w, i / img.w);
+            let mut push = |j: usize| {
+                if header[j] && !seen[j] {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            };
+            if x > 0 {
+                push(i - 1);
+            }
+            if x + 1 < img.w {
+                push(i + 1);
+            }
+            if y > 0 {
+                push(i - img.w);
+            }
+            if y + 1 < img.h {
+                push(i + img.w);
+            }
+        }
+        if area >= 60 {
+            regions += 1;
+        }
+    }
+    if regions < e.nodes {
+        return Err(format!(
+            "{regions} node title bars found for {} nodes ({header_px} title-bar pixels)",
+            e.nodes
+        ));
+    }
+    if header_px < e.nodes * 300 {
+        return Err(format!(
+            "only {header_px} title-bar pixels for {} nodes",
+            e.nodes
+        ));
+    }
+    if text_px < e.nodes * 20 {
+        return Err(format!(
+            "only {text_px} text pixels on the title bars of {} nodes",
+            e.nodes
+        ));
+    }
+    // Wires and pins in their domain colours.
+    for d in &e.wire_domains {
+        let want = domain_rgb(*d);
+        let mut n = 0;
+        for y in y0..y1 {
+            for x in x0..x1 {
+                if near(px(x, y), want, 12) {
+                    n += 1;
+                }
+            }
+        }
+        if n < 150 {
+            return Err(format!(
+                "only {n} pixels in the colour of {} wires",
+                d.name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn example_patches() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("graphs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".ohm.ron"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn screenshot_of_every_example_shows_its_nodes_and_wires() {
+    let x = xvfb();
+    let dir = tmpdir("shots");
+    let patches = example_patches();
+    assert!(!patches.is_empty());
+    let mut failures = Vec::new();
+    for p in &patches {
+        let name = p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(".ohm.ron", "");
+        let out = dir.join(format!("{name}.png"));
+        let (code, text) = run_limited(
+            &x.display,
+            &dir,
+            &[
+                "screenshot",
+                p.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            Duration::from_secs(120),
+        );
+        assert_eq!(code, 0, "screenshot of {} failed:\n{text}", p.display());
+        let img = read_png(&out);
+        assert!(img.w >= 800 && img.h >= 600, "{}x{}", img.w, img.h);
+        let patch = ohmpatch_patch::load_file(p).unwrap();
+        let e = expectations(&patch);
+        if let Err(why) = check_pixels(&img, &e) {
+            failures.push(format!("{}: {why}", p.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_pixel_checks_fail_on_an_empty_patch_and_a_blank_frame() {
+    let x = xvfb();
+    let dir = tmpdir("empty");
+    let empty = dir.join("empty.ohm.ron");
+    std::fs::write(
+        &empty,
+        "(version: 1, name: \"empty\", nodes: {}, wires: [])",
+    )
+    .unwrap();
+    let out = dir.join("empty.png");
+    let (code, text) = run_limited(
+        &x.display,
+        &dir,
+        &[
+            "screenshot",
+            empty.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(code, 0, "{text}");
+    let img = read_png(&out);
+    // The empty canvas has no title bar, so expecting one node must fail.
+    let one = Expect {
+        nodes: 1,
+        wire_domains: BTreeSet::new(),
+    };
+    assert!(check_pixels(&img, &one).is_err());
+    let wired = Expect {
+        nodes: 0,
+        wire_domains: [Domain::Line].into_iter().collect(),
+    };
+    assert!(check_pixels(&img, &wired).is_err());
+    let blank = Png {
+        w: img.w,
+        h: img.h,
+        rgb: vec![[20, 20, 26]; img.w * img.h],
+    };
+    assert!(check_pixels(&blank, &wired).is_err());
+}
+
+#[test]
+fn screenshot_of_a_bad_patch_says_why_and_exits_nonzero() {
+    let dir = tmpdir("bad");
+    let bad = dir.join("bad.ohm.ron");
+    std::fs::write(
+        &bad,
+        "(version: 1, nodes: {\"a\": (kind: \"nope\")}, wires: [])",
+    )
+    .unwrap();
+    let out = dir.join("bad.png");
+    // No display is needed to refuse a bad patch.
+    let o = Command::new(bin())
+        .args([
+            "screenshot",
+            bad.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env_remove("DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("nope"), "{err}");
+    assert!(!out.exists());
+    let o = Command::new(bin())
+        .args([
+            "screenshot",
+            dir.join("missing.ohm.ron").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+fn wait_for(p: &Path, limit: Duration) {
+    let t0 = Instant::now();
+    while !p.exists() {
+        assert!(t0.elapsed() < limit, "{} did not appear", p.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_changed(p: &Path, before: &str, limit: Duration) -> String {
+    let t0 = Instant::now();
+    loop {
+        let now = std::fs::read_to_string(p).unwrap_or_default();
+        if now != before && !now.is_empty() {
+            return now;
+        }
+        assert!(t0.elapsed() < limit, "{} was not saved again", p.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn xdotool(display: &str, args: &[&str]) {
+    let ok = Command::new("xdotool")
+        .args(args)
+        .env("DISPLAY", display)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "xdotool {args:?} failed");
+}
+
+#[test]
+fn add_connect_set_undo_redo_save_through_the_editor() {
+    let x = xvfb();
+    let dir = tmpdir("session");
+    let patch = dir.join("session.ohm.ron");
+    std::fs::copy(root().join("graphs/sine-unity.ohm.ron"), &patch).unwrap();
+    let saved = dir.join("saved.ohm.ron");
+    let ready = dir.join("ready");
+    let done = dir.join("done");
+    let script = dir.join("script.txt");
+    std::fs::write(
+        &script,
+        format!(
+            "add hum noise 40 320\n\
+             add trim gain 300 320\n\
+             connect hum.out trim.in\n\
+             set trim gain_db -12\n\
+             set hum color pink\n\
+             undo\n\
+             redo\n\
+             set trim gain_db -6\n\
+             undo\n\
+             save {saved}\n\
+             ready {ready}\n\
+             wait-file {done}\n\
+             quit\n",
+            saved = saved.display(),
+            ready = ready.display(),
+            done = done.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(bin())
+        .args([
+            "edit",
+            patch.to_str().unwrap(),
+            "--script",
+            script.to_str().unwrap(),
+        ])
+        .env("DISPLAY", &x.display)
+        .env("OHMPATCH_CONFIG_DIR", &dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let limit = Duration::from_secs(120);
+    let result = std::panic::catch_unwind(|| {
+        wait_for(&ready, limit);
+        let text = std::fs::read_to_string(&saved).unwrap();
+        let p = ohmpatch_patch::load_file(&saved).unwrap();
+        let ids: Vec<&str> = p.nodes.keys().map(String::as_str).collect();
+        assert_eq!(ids, ["gain", "hum", "out", "tone", "trim"]);
+        assert_eq!(p.nodes["hum"].kind, "noise");
+        assert_eq!(p.nodes["hum"].pos, (40.0, 320.0));
+        assert_eq!(p.nodes["trim"].kind, "gain");
+        assert_eq!(
+            p.nodes["hum"].params.get("color"),
+            Some(&Value::Str("pink".into()))
+        );
+        // -12 was undone and redone; -6 was undone again.
+        assert_eq!(
+            p.nodes["trim"].params.get("gain_db"),
+            Some(&Value::Number(-12.0))
+        );
+        let wires: Vec<String> = p
+            .wires
+            .iter()
+            .map(|w| format!("{}>{}", w.from, w.to))
+            .collect();
+        assert_eq!(
+            wires,
+            ["tone.out>gain.in", "gain.out>out.in", "hum.out>trim.in"]
+        );
+
+        // Now the keyboard: Ctrl+Z twice (colour, then -12), Ctrl+S; then
+        // Ctrl+Shift+Z once, Ctrl+S.
+        xdotool(&x.display, &["mousemove", "600", "500"]);
+        let before = std::fs::read_to_string(&patch).unwrap();
+        xdotool(&x.display, &["key", "ctrl+z"]);
+        std::thread::sleep(Duration::from_millis(300));
+        xdotool(&x.display, &["key", "ctrl+z"]);
+        std::thread::sleep(Duration::from_millis(300));
+        xdotool(&x.display, &["key", "ctrl+s"]);
+        let after = wait_changed(&saved, &text, limit);
+        let p = ohmpatch_patch::load_str(&after, "saved").unwrap();
+        assert_eq!(p.nodes["trim"].params.get("gain_db"), None, "{after}");
+        assert_eq!(p.nodes["hum"].params.get("color"), None, "{after}");
+        assert_eq!(before, std::fs::read_to_string(&patch).unwrap());
+
+        xdotool(&x.display, &["key", "ctrl+shift+z"]);
+        std::thread::sleep(Duration::from_millis(300));
+        xdotool(&x.display, &["key", "ctrl+s"]);
+        let again = wait_changed(&saved, &after, limit);
+        let p = ohmpatch_patch::load_str(&again, "saved").unwrap();
+        assert_eq!(
+            p.nodes["trim"].params.get("gain_db"),
+            Some(&Value::Number(-12.0)),
+            "{again}"
+        );
+        assert_eq!(p.nodes["hum"].params.get("color"), None);
+    });
+    std::fs::write(&done, b"").unwrap();
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if t0.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if let Err(e) = result {
+        eprintln!("editor output:\n{log}");
+        std::panic::resume_unwind(e);
+    }
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the editor did not quit cleanly:\n{log}"
+    );
+}
