@@ -460,6 +460,20 @@ fn xdotool(display: &str, args: &[&str]) {
     assert!(ok, "xdotool {args:?} failed");
 }
 
+/// Press a shortcut as a person does: modifiers held across frames.
+fn press(display: &str, mods: &[&str], key: &str) {
+    for m in mods {
+        xdotool(display, &["keydown", m]);
+    }
+    std::thread::sleep(Duration::from_millis(250));
+    xdotool(display, &["key", key]);
+    std::thread::sleep(Duration::from_millis(250));
+    for m in mods.iter().rev() {
+        xdotool(display, &["keyup", m]);
+    }
+    std::thread::sleep(Duration::from_millis(250));
+}
+
 #[test]
 fn add_connect_set_undo_redo_save_through_the_editor() {
     let x = xvfb();
@@ -537,21 +551,22 @@ fn add_connect_set_undo_redo_save_through_the_editor() {
         // Now the keyboard: Ctrl+Z twice (colour, then -12), Ctrl+S; then
         // Ctrl+Shift+Z once, Ctrl+S.
         xdotool(&x.display, &["mousemove", "600", "500"]);
+        xdotool(
+            &x.display,
+            &["search", "--sync", "--name", "ohmpatch", "windowfocus", "--sync"],
+        );
         let before = std::fs::read_to_string(&patch).unwrap();
-        xdotool(&x.display, &["key", "ctrl+z"]);
-        std::thread::sleep(Duration::from_millis(300));
-        xdotool(&x.display, &["key", "ctrl+z"]);
-        std::thread::sleep(Duration::from_millis(300));
-        xdotool(&x.display, &["key", "ctrl+s"]);
+        press(&x.display, &["ctrl"], "z");
+        press(&x.display, &["ctrl"], "z");
+        press(&x.display, &["ctrl"], "s");
         let after = wait_changed(&saved, &text, limit);
         let p = ohmpatch_patch::load_str(&after, "saved").unwrap();
         assert_eq!(p.nodes["trim"].params.get("gain_db"), None, "{after}");
         assert_eq!(p.nodes["hum"].params.get("color"), None, "{after}");
         assert_eq!(before, std::fs::read_to_string(&patch).unwrap());
 
-        xdotool(&x.display, &["key", "ctrl+shift+z"]);
-        std::thread::sleep(Duration::from_millis(300));
-        xdotool(&x.display, &["key", "ctrl+s"]);
+        press(&x.display, &["ctrl", "shift"], "z");
+        press(&x.display, &["ctrl"], "s");
         let again = wait_changed(&saved, &after, limit);
         let p = ohmpatch_patch::load_str(&again, "saved").unwrap();
         assert_eq!(
