@@ -440,6 +440,12 @@ fn the_gain_staging_strip_follows_the_main_chain_from_source_to_output() {
             )
         })
         .collect();
-    assert!(ends.contains(&("voice.out".into(), "out_a.in".into())), "{ends:?}");
-    assert!(ends.contains(&("voice.out".into(), "out_b.in".into())), "{ends:?}");
+    assert!(
+        ends.contains(&("voice.out".into(), "out_a.in".into())),
+        "{ends:?}"
+    );
+    assert!(
+        ends.contains(&("voice.out".into(), "out_b.in".into())),
+        "{ends:?}"
+    );
 }
