@@ -553,7 +553,14 @@ fn add_connect_set_undo_redo_save_through_the_editor() {
         xdotool(&x.display, &["mousemove", "600", "500"]);
         xdotool(
             &x.display,
-            &["search", "--sync", "--name", "ohmpatch", "windowfocus", "--sync"],
+            &[
+                "search",
+                "--sync",
+                "--name",
+                "ohmpatch",
+                "windowfocus",
+                "--sync",
+            ],
         );
         let before = std::fs::read_to_string(&patch).unwrap();
         press(&x.display, &["ctrl"], "z");

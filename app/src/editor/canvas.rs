@@ -286,6 +286,21 @@ impl SnarlViewer<NodeView> for Viewer<'_> {
         node.id.clone()
     }
 
+    fn node_frame(
+        &mut self,
+        default: egui::Frame,
+        node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        snarl: &Snarl<NodeView>,
+    ) -> egui::Frame {
+        if self.focused.as_deref() == Some(snarl[node].id.as_str()) {
+            default.stroke(egui::Stroke::new(2.0, theme::FOCUS))
+        } else {
+            default
+        }
+    }
+
     fn show_header(
         &mut self,
         node: NodeId,
@@ -712,7 +727,7 @@ fn overlay(ui: &mut Ui, canvas: &Canvas, patch: &Patch, live: &Live, actions: &m
         let id = egui::Id::new(("ohmpatch-wire", k));
         let r = ui.interact(hit, id, egui::Sense::click());
         let r = r.on_hover_ui(|ui| {
-            ui.label(RichText::new(format!("{} → {}", w.from, w.to)).strong());
+            ui.label(RichText::new(format!("{} -> {}", w.from, w.to)).strong());
             if let Some(i) = info {
                 ui.label(format!("expected level: {}", i.expected));
                 for warn in &i.warnings {
@@ -734,7 +749,7 @@ fn overlay(ui: &mut Ui, canvas: &Canvas, patch: &Patch, live: &Live, actions: &m
 }
 
 fn wire_menu(ui: &mut Ui, w: &Wire, mid: Pos2, canvas: &Canvas, actions: &mut Vec<Action>) {
-    ui.label(RichText::new(format!("{} → {}", w.from, w.to)).strong());
+    ui.label(RichText::new(format!("{} -> {}", w.from, w.to)).strong());
     if ui.button("Insert node here…").clicked() {
         let g = canvas.to_graph(mid);
         actions.push(Action::OpenPalette {

@@ -49,7 +49,7 @@ impl Doc {
 
     /// The window title: file, a dirty marker, the patch name.
     pub fn title(&self) -> String {
-        let dirty = if self.is_dirty() { "● " } else { "" };
+        let dirty = if self.is_dirty() { "* " } else { "" };
         let name = if self.patch.name.is_empty() {
             String::new()
         } else {

@@ -322,12 +322,12 @@ fn node_ui(
         for w in wires {
             let key = wire_key(&w.from.to_string(), &w.to.to_string());
             ui.horizontal(|ui| {
-                ui.label(format!("{} → {}", w.from, w.to));
+                ui.label(format!("{} -> {}", w.from, w.to));
                 if let Some(info) = live.wires.get(&key) {
                     ui.label(RichText::new(&info.expected).weak());
                 }
                 if ui
-                    .small_button("✕")
+                    .small_button("x")
                     .on_hover_text("delete this wire")
                     .clicked()
                 {

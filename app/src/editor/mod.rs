@@ -77,6 +77,8 @@ pub enum Action {
     Audio(StreamOptions),
     Recover(PathBuf, Option<PathBuf>),
     Reload,
+    /// Show this node in the inspector.
+    Focus(String),
 }
 
 /// A node to add, optionally wired to a dragged pin or into a wire.
@@ -175,6 +177,8 @@ pub struct Editor {
     stats: Option<FrameStats>,
     quitting: bool,
     title: String,
+    /// A screenshot a script asked for, taken without quitting.
+    pending_shot: Option<PathBuf>,
 }
 
 impl Editor {
@@ -386,6 +390,7 @@ impl Editor {
                     self.force_open(&p);
                 }
             }
+            Action::Focus(id) => self.focused = Some(id),
         }
     }
 
@@ -669,6 +674,7 @@ pub fn run(opts: Options) -> u8 {
         stats,
         quitting: false,
         title: String::new(),
+        pending_shot: None,
     };
     ed.live.set_patch(&ed.doc.patch);
     ed.canvas.sync(&ed.doc.patch, &ed.registry);
@@ -741,7 +747,9 @@ pub fn screenshot(patch: PathBuf, out: PathBuf) -> u8 {
 }
 
 fn setup(mut commands: Commands) {
-    commands.spawn(Camera2d);
+    // No multisampling: egui draws anti-aliased shapes itself, and software
+    // renderers (llvmpipe) pay for every sample.
+    commands.spawn((Camera2d, Msaa::Off));
 }
 
 fn window_events(
@@ -791,6 +799,15 @@ fn screenshot_system(
     mut ed: NonSendMut<Editor>,
     mut exit: MessageWriter<AppExit>,
 ) {
+    if let Some(out) = ed.pending_shot.take() {
+        commands
+            .spawn(Screenshot::primary_window())
+            .observe(move |cap: On<ScreenshotCaptured>| {
+                if let Err(e) = save_png(&cap.image, &out) {
+                    eprintln!("{e}");
+                }
+            });
+    }
     let frame = ed.frame;
     let fitted = ed.canvas.fit_in == 0;
     let Some(shot) = ed.shot.as_mut() else {
@@ -875,6 +892,7 @@ fn ui_system(mut contexts: EguiContexts, mut ed: NonSendMut<Editor>) -> Result {
         };
         match step {
             script::Step::WaitFile(_) => {}
+            script::Step::Shot(p) => ed.pending_shot = Some(p),
             script::Step::Act(a) => actions.push(*a),
             script::Step::Wait(n) => ed.script_wait = n,
             script::Step::Ready(p) => {
@@ -1462,7 +1480,7 @@ fn banner(ui: &mut egui::Ui, ed: &mut Editor) {
         .show(ui, |ui| {
             for (k, m) in ed.messages.iter().enumerate() {
                 ui.horizontal(|ui| {
-                    if m.error && ui.small_button("✕").clicked() {
+                    if m.error && ui.small_button("x").clicked() {
                         dismiss = Some(k);
                     }
                     ui.label(RichText::new(&m.text).color(if m.error {

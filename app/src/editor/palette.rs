@@ -66,17 +66,19 @@ pub fn list(
     query: &mut String,
     fit: Option<(Direction, Domain)>,
 ) -> Option<String> {
+    ui.set_max_width(320.0);
     let field = ui.add(
         egui::TextEdit::singleline(query)
             .hint_text("type to filter…")
             .desired_width(220.0)
             .id(egui::Id::new("ohmpatch-palette-query")),
     );
-    if !field.has_focus() && !ui.ctx().memory(|m| m.focused().is_some()) {
+    if !field.has_focus() {
         field.request_focus();
     }
     let found = matches(registry, query, fit);
-    let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+    let enter =
+        (field.has_focus() || field.lost_focus()) && ui.input(|i| i.key_pressed(egui::Key::Enter));
     if enter && let Some(s) = found.first() {
         return Some(s.kind.to_string());
     }
@@ -92,7 +94,7 @@ pub fn list(
                 let r = ui
                     .add(egui::Button::new(RichText::new(s.kind).strong()).frame(false))
                     .on_hover_text(s.help);
-                ui.label(RichText::new(first_line).small().weak());
+                ui.add(egui::Label::new(RichText::new(first_line).small().weak()).wrap());
                 if r.clicked() {
                     picked = Some(s.kind.to_string());
                 }

@@ -9,7 +9,7 @@
 //! save [PATH]              open PATH                new
 //! copy ID...               paste                    duplicate ID...
 //! wait FRAMES              ready FILE               wait-file FILE
-//! quit
+//! screenshot FILE.png      focus ID                 quit
 //! ```
 
 use super::{Action, NewNode};
@@ -21,6 +21,8 @@ pub enum Step {
     /// Create FILE (an empty file), to tell a test the script got here.
     Ready(PathBuf),
     Wait(u32),
+    /// Save the window as PNG and go on.
+    Shot(PathBuf),
     /// Wait until FILE exists (a test's cue).
     WaitFile(PathBuf),
     Quit,
@@ -88,6 +90,8 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
             )),
             ["fit"] => act(Action::Fit),
             ["wait", frames] => Step::Wait(frames.parse().map_err(|_| bad())?),
+            ["screenshot", path] => Step::Shot(PathBuf::from(path)),
+            ["focus", id] => act(Action::Focus(id.to_string())),
             ["wait-file", path] => Step::WaitFile(PathBuf::from(path)),
             ["ready", path] => Step::Ready(PathBuf::from(path)),
             ["quit"] => Step::Quit,

@@ -17,6 +17,8 @@ pub fn domain_color(d: Domain) -> Color32 {
 /// Node body, node title bar, canvas background.
 pub const NODE_FILL: Color32 = Color32::from_rgb(0x24, 0x26, 0x30);
 pub const NODE_HEADER: Color32 = Color32::from_rgb(0x34, 0x3a, 0x55);
+/// The node shown in the inspector.
+pub const FOCUS: Color32 = Color32::from_rgb(0x90, 0xca, 0xf9);
 pub const CANVAS: Color32 = Color32::from_rgb(0x16, 0x17, 0x1c);
 
 /// Wires whose ends do not suit each other.
@@ -54,6 +56,6 @@ pub fn fmt_db(x: f64) -> String {
     } else if x > 0.0 {
         "∞".into()
     } else {
-        "−∞".into()
+        "-inf".into()
     }
 }
