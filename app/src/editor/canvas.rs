@@ -261,6 +261,8 @@ pub struct Viewer<'a> {
     pub query: &'a mut String,
     pub focused: &'a mut Option<String>,
     pub warned_inputs: HashSet<(String, String)>,
+    /// Output pins all of whose wires are warned about.
+    pub warned_outputs: HashSet<(String, String)>,
     pub press: Option<Pos2>,
 }
 
@@ -371,8 +373,15 @@ impl SnarlViewer<NodeView> for Viewer<'_> {
         let c = domain_color(p.domain);
         ui.label(RichText::new(format!("{} · {}", p.domain.name(), p.name)).color(c))
             .on_hover_text(format!("output, {} domain", p.domain.name()));
+        let warned = self
+            .warned_outputs
+            .contains(&(v.id.clone(), p.name.clone()));
         RecPin {
-            info: PinInfo::circle().with_fill(c).with_wire_color(c),
+            info: PinInfo::circle().with_fill(c).with_wire_color(if warned {
+                theme::WARN
+            } else {
+                c
+            }),
             key: (v.id.clone(), p.name.clone(), true),
             pins: self.pins.clone(),
         }
@@ -593,15 +602,28 @@ pub fn show(
     actions: &mut Vec<Action>,
 ) {
     canvas.rect = ui.available_rect_before_wrap();
+    let is_warned = |w: &Wire| {
+        live.wires
+            .get(&wire_key(&w.from.to_string(), &w.to.to_string()))
+            .is_some_and(|i| !i.warnings.is_empty())
+    };
     let warned_inputs: HashSet<(String, String)> = patch
         .wires
         .iter()
-        .filter(|w| {
-            live.wires
-                .get(&wire_key(&w.from.to_string(), &w.to.to_string()))
-                .is_some_and(|i| !i.warnings.is_empty())
-        })
+        .filter(|w| is_warned(w))
         .map(|w| (w.to.node.clone(), w.to.port.clone()))
+        .collect();
+    let warned_outputs: HashSet<(String, String)> = patch
+        .wires
+        .iter()
+        .filter(|w| {
+            patch
+                .wires
+                .iter()
+                .filter(|x| x.from == w.from)
+                .all(&is_warned)
+        })
+        .map(|w| (w.from.node.clone(), w.from.port.clone()))
         .collect();
     let press = ui
         .input(|i| {
@@ -626,6 +648,7 @@ pub fn show(
         query,
         focused,
         warned_inputs,
+        warned_outputs,
         press,
     };
     SnarlWidget::new()

@@ -79,7 +79,8 @@ fn patch_ui(
     let warnings: usize = live.wires.values().map(|w| w.warnings.len()).sum::<usize>()
         + live.node_warnings.values().map(|w| w.len()).sum::<usize>();
     if warnings > 0 {
-        ui.label(RichText::new(format!("⚠ {warnings} warnings")).color(theme::WARN));
+        let s = if warnings == 1 { "" } else { "s" };
+        ui.label(RichText::new(format!("⚠ {warnings} warning{s}")).color(theme::WARN));
         for (at, ws) in &live.node_warnings {
             for w in ws {
                 ui.label(
@@ -292,9 +293,9 @@ fn node_ui(
         .unwrap_or(p.domain);
         ui.horizontal(|ui| {
             let arrow = if p.direction == Direction::In {
-                "in "
+                "input"
             } else {
-                "out"
+                "output"
             };
             ui.label(
                 RichText::new(format!("{arrow} {} · {}", p.name, domain.name()))

@@ -1034,12 +1034,13 @@ fn frame_stats(ed: &mut Editor, t0: Instant) {
             )
         };
         println!(
-            "{} nodes, {} wires, {} frames: frame time {}; editor UI (CPU) {}",
+            "{} nodes, {} wires, {} frames: frame time {}; editor UI (CPU) {}; DSP load {:.0} %",
             ed.doc.patch.nodes.len(),
             ed.doc.patch.wires.len(),
             s.frames.len(),
             summary(&mut s.frames),
-            summary(&mut s.ui)
+            summary(&mut s.ui),
+            ed.live.load * 100.0
         );
         ed.stats = None;
         ed.live.shutdown();

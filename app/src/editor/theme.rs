@@ -22,7 +22,7 @@ pub const FOCUS: Color32 = Color32::from_rgb(0x90, 0xca, 0xf9);
 pub const CANVAS: Color32 = Color32::from_rgb(0x16, 0x17, 0x1c);
 
 /// Wires whose ends do not suit each other.
-pub const WARN: Color32 = Color32::from_rgb(0xff, 0x6d, 0x00);
+pub const WARN: Color32 = Color32::from_rgb(0xff, 0x40, 0x81);
 pub const ERROR: Color32 = Color32::from_rgb(0xff, 0x52, 0x52);
 pub const OK: Color32 = Color32::from_rgb(0x66, 0xbb, 0x6a);
 
