@@ -582,6 +582,24 @@ fn add_connect_set_undo_redo_save_through_the_editor() {
             "{again}"
         );
         assert_eq!(p.nodes["hum"].params.get("color"), None);
+
+        // The palette from the keyboard: Space over the canvas, type, Enter.
+        xdotool(&x.display, &["mousemove", "300", "700"]);
+        press(&x.display, &[], "space");
+        xdotool(&x.display, &["type", "--delay", "100", "meter"]);
+        std::thread::sleep(Duration::from_millis(300));
+        press(&x.display, &[], "Return");
+        press(&x.display, &["ctrl"], "s");
+        let third = wait_changed(&saved, &again, limit);
+        let p = ohmpatch_patch::load_str(&third, "saved").unwrap();
+        assert_eq!(p.nodes["meter"].kind, "meter", "{third}");
+        assert_eq!(p.nodes.len(), 6);
+        // Undo the add, then Delete is a no-op without a selection; save.
+        press(&x.display, &["ctrl"], "z");
+        press(&x.display, &["ctrl"], "s");
+        let fourth = wait_changed(&saved, &third, limit);
+        let p = ohmpatch_patch::load_str(&fourth, "saved").unwrap();
+        assert!(!p.nodes.contains_key("meter"), "{fourth}");
     });
     std::fs::write(&done, b"").unwrap();
     let t0 = Instant::now();
@@ -608,5 +626,57 @@ fn add_connect_set_undo_redo_save_through_the_editor() {
     assert!(
         status.is_some_and(|s| s.success()),
         "the editor did not quit cleanly:\n{log}"
+    );
+}
+
+#[test]
+fn unsaved_changes_are_kept_in_a_recovery_file_when_the_editor_dies() {
+    let x = xvfb();
+    let dir = tmpdir("recovery");
+    let patch = dir.join("p.ohm.ron");
+    std::fs::copy(root().join("graphs/sine-unity.ohm.ron"), &patch).unwrap();
+    let ready = dir.join("ready");
+    let script = dir.join("script.txt");
+    std::fs::write(
+        &script,
+        format!(
+            "set gain gain_db -9\nwait 150\nready {}\nwait-file {}\n",
+            ready.display(),
+            dir.join("never").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(bin())
+        .args([
+            "edit",
+            patch.to_str().unwrap(),
+            "--script",
+            script.to_str().unwrap(),
+        ])
+        .env("DISPLAY", &x.display)
+        .env("OHMPATCH_CONFIG_DIR", &dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let recovery = dir.join("recovery.ohm.ron");
+    while !(ready.exists() && recovery.exists()) && t0.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A crash: no chance to clean up.
+    let _ = child.kill();
+    let _ = child.wait();
+    let p = ohmpatch_patch::load_file(&recovery).expect("a recovery file");
+    assert_eq!(
+        p.nodes["gain"].params.get("gain_db"),
+        Some(&Value::Number(-9.0))
+    );
+    let origin = std::fs::read_to_string(dir.join("recovery.origin")).unwrap();
+    assert!(origin.ends_with("p.ohm.ron"), "{origin}");
+    // The file itself was not touched.
+    assert_eq!(
+        std::fs::read_to_string(&patch).unwrap(),
+        std::fs::read_to_string(root().join("graphs/sine-unity.ohm.ron")).unwrap()
     );
 }
