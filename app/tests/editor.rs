@@ -83,8 +83,28 @@ impl Drop for Xvfb {
     }
 }
 
-fn xvfb() -> Xvfb {
-    Xvfb::start().expect("could not start Xvfb for the editor tests")
+/// One editor at a time: each renders in software, and the timing of the
+/// keyboard tests should not depend on how busy the other tests keep the CPU.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+struct Display {
+    x: Xvfb,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+impl std::ops::Deref for Display {
+    type Target = Xvfb;
+    fn deref(&self) -> &Xvfb {
+        &self.x
+    }
+}
+
+fn xvfb() -> Display {
+    let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    Display {
+        x: Xvfb::start().expect("could not start Xvfb for the editor tests"),
+        _turn: turn,
+    }
 }
 
 /// Run the binary on `display`, killing it after `limit`.
@@ -465,13 +485,13 @@ fn press(display: &str, mods: &[&str], key: &str) {
     for m in mods {
         xdotool(display, &["keydown", m]);
     }
-    std::thread::sleep(Duration::from_millis(250));
+    std::thread::sleep(Duration::from_millis(300));
     xdotool(display, &["key", key]);
-    std::thread::sleep(Duration::from_millis(250));
+    std::thread::sleep(Duration::from_millis(300));
     for m in mods.iter().rev() {
         xdotool(display, &["keyup", m]);
     }
-    std::thread::sleep(Duration::from_millis(250));
+    std::thread::sleep(Duration::from_millis(300));
 }
 
 #[test]
@@ -678,5 +698,69 @@ fn unsaved_changes_are_kept_in_a_recovery_file_when_the_editor_dies() {
     assert_eq!(
         std::fs::read_to_string(&patch).unwrap(),
         std::fs::read_to_string(root().join("graphs/sine-unity.ohm.ron")).unwrap()
+    );
+}
+
+#[test]
+fn editing_the_open_file_in_a_text_editor_reloads_it_as_one_undo_step() {
+    let x = xvfb();
+    let dir = tmpdir("reload");
+    let patch = dir.join("p.ohm.ron");
+    let original = std::fs::read_to_string(root().join("graphs/sine-unity.ohm.ron")).unwrap();
+    std::fs::write(&patch, &original).unwrap();
+    let ready = dir.join("ready");
+    let (s1, s2) = (dir.join("s1.ohm.ron"), dir.join("s2.ohm.ron"));
+    let script = dir.join("script.txt");
+    std::fs::write(
+        &script,
+        format!(
+            "wait 20\nready {}\nwait-param gain gain_db -20\nsave {}\nundo\nsave {}\nquit\n",
+            ready.display(),
+            s1.display(),
+            s2.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(bin())
+        .args([
+            "edit",
+            patch.to_str().unwrap(),
+            "--script",
+            script.to_str().unwrap(),
+        ])
+        .env("DISPLAY", &x.display)
+        .env("OHMPATCH_CONFIG_DIR", &dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let limit = Duration::from_secs(120);
+    wait_for(&ready, limit);
+    // A text editor changes one knob.
+    let edited = original.replace("\"gain_db\": 0.0", "\"gain_db\": -20.0");
+    assert_ne!(edited, original);
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::write(&patch, &edited).unwrap();
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the editor did not quit");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let p1 = ohmpatch_patch::load_file(&s1).unwrap();
+    assert_eq!(
+        p1.nodes["gain"].params.get("gain_db"),
+        Some(&Value::Number(-20.0)),
+        "{log}"
+    );
+    let p2 = ohmpatch_patch::load_file(&s2).unwrap();
+    assert_eq!(
+        p2.nodes["gain"].params.get("gain_db"),
+        Some(&Value::Number(0.0)),
+        "{log}"
     );
 }

@@ -6,6 +6,7 @@
 //! canvas is synced from the patch after each change, and the engine is
 //! given the new patch (it keeps node state and crossfades).
 
+pub mod asset;
 pub mod canvas;
 pub mod doc;
 pub mod files;
@@ -171,6 +172,8 @@ pub struct Editor {
     autosaved_rev: u64,
     disk_stamp: Option<std::time::SystemTime>,
     last_disk_check: Instant,
+    /// The file the asset watcher follows (others are polled).
+    watched: Option<PathBuf>,
     script: Vec<script::Step>,
     script_wait: u32,
     shot: Option<Shot>,
@@ -663,6 +666,7 @@ pub fn run(opts: Options) -> u8 {
         last_autosave: Instant::now(),
         autosaved_rev: 0,
         last_disk_check: Instant::now(),
+        watched: None,
         script,
         script_wait: 5,
         shot: opts.screenshot.map(|out| Shot {
@@ -698,6 +702,11 @@ pub fn run(opts: Options) -> u8 {
     let title = ed.doc.title();
 
     let mut app = App::new();
+    let watched = match (&ed.doc.path, &ed.shot) {
+        (Some(p), None) if p.exists() => asset::register_source(&mut app, p),
+        _ => None,
+    };
+    ed.watched = watched.as_ref().map(|w| w.path.clone());
     app.add_plugins(
         DefaultPlugins
             .set(WindowPlugin {
@@ -710,13 +719,19 @@ pub fn run(opts: Options) -> u8 {
                 close_when_requested: false,
                 ..default()
             })
+            .set(AssetPlugin {
+                watch_for_changes_override: Some(watched.is_some()),
+                ..default()
+            })
             .set(bevy::log::LogPlugin {
-                filter: "warn,wgpu=error,naga=error,bevy_render=error".into(),
+                filter: "warn,wgpu=error,naga=error,bevy_render=error,bevy_asset=error".into(),
                 level: bevy::log::Level::WARN,
                 ..default()
             }),
     )
     .add_plugins(EguiPlugin::default())
+    .init_asset::<asset::PatchFile>()
+    .init_asset_loader::<asset::PatchFileLoader>()
     .insert_resource(ClearColor(Color::srgb(0.08, 0.08, 0.1)))
     .insert_resource(if continuous {
         WinitSettings::continuous()
@@ -727,9 +742,13 @@ pub fn run(opts: Options) -> u8 {
         }
     })
     .insert_non_send(ed)
-    .add_systems(Startup, setup)
+    .add_systems(Startup, (setup, asset::start_watching))
+    .add_systems(Update, asset::on_modified)
     .add_systems(EguiPrimaryContextPass, ui_system)
     .add_systems(Update, (window_events, screenshot_system));
+    if let Some(w) = watched {
+        app.insert_resource(w);
+    }
     let exit = app.run();
     match exit {
         AppExit::Success => crate::cli::EXIT_OK,
@@ -884,14 +903,20 @@ fn ui_system(mut contexts: EguiContexts, mut ed: NonSendMut<Editor>) -> Result {
     if ed.script_wait > 0 {
         ed.script_wait -= 1;
     } else if !ed.script.is_empty() {
-        let waiting = matches!(&ed.script[0], script::Step::WaitFile(p) if !p.exists());
+        let waiting = match &ed.script[0] {
+            script::Step::WaitFile(p) => !p.exists(),
+            script::Step::WaitParam(id, name, v) => {
+                ed.doc.patch.nodes.get(id).and_then(|n| n.params.get(name)) != Some(v)
+            }
+            _ => false,
+        };
         let step = if waiting {
             script::Step::Wait(0)
         } else {
             ed.script.remove(0)
         };
         match step {
-            script::Step::WaitFile(_) => {}
+            script::Step::WaitFile(_) | script::Step::WaitParam(..) => {}
             script::Step::Shot(p) => ed.pending_shot = Some(p),
             script::Step::Act(a) => actions.push(*a),
             script::Step::Wait(n) => ed.script_wait = n,
@@ -1068,43 +1093,61 @@ fn housekeeping(ed: &mut Editor) {
             files::clear_recovery();
         }
     }
-    if ed.last_disk_check.elapsed() >= Duration::from_millis(700) {
+    // Files opened from another folder than the watched one are polled.
+    if ed.last_disk_check.elapsed() >= Duration::from_millis(1000) {
         ed.last_disk_check = Instant::now();
-        if let Some(p) = ed.doc.path.clone() {
-            let now = mtime(&p);
-            if now.is_some() && now != ed.disk_stamp {
-                ed.disk_stamp = now;
-                if ed.is_dirty() {
-                    ed.error(format!(
-                        "{} changed on disk; File ▸ Reload from disk loads it (your unsaved changes would go)",
-                        p.display()
-                    ));
-                } else {
-                    match Doc::open(&p, &ed.registry) {
-                        Ok(d) => {
-                            let same = d.patch == ed.doc.patch;
-                            if !same {
-                                // Keep the undo history: the reload is one more step.
-                                let edits = diff_edits(&ed.doc.patch, &d.patch);
-                                match ed.doc.apply_group(edits, "reload from disk") {
-                                    Ok(()) => {
-                                        ed.doc.history.mark_saved();
-                                        ed.info(format!(
-                                            "reloaded {} (changed on disk)",
-                                            p.display()
-                                        ));
-                                    }
-                                    Err(_) => ed.set_doc(d),
-                                }
-                            }
+        if let Some(p) = ed.doc.path.clone()
+            && std::fs::canonicalize(&p).ok() != ed.watched
+            && mtime(&p).is_some()
+            && mtime(&p) != ed.disk_stamp
+        {
+            ed.disk_changed(None);
+        }
+    }
+}
+
+impl Editor {
+    /// The open file changed on disk (a text editor saved it): reload it as
+    /// one undoable step, or say so when that would drop unsaved changes.
+    pub(crate) fn disk_changed(&mut self, text: Option<String>) {
+        let Some(p) = self.doc.path.clone() else {
+            return;
+        };
+        let now = mtime(&p);
+        if now.is_none() || now == self.disk_stamp {
+            return;
+        }
+        self.disk_stamp = now;
+        if self.is_dirty() {
+            self.error(format!(
+                "{} changed on disk; File ▸ Reload from disk loads it (your unsaved changes would go)",
+                p.display()
+            ));
+            return;
+        }
+        let loaded = match text {
+            Some(t) => ohmpatch_patch::load_str(&t, &p.display().to_string())
+                .map_err(|e| e.to_string())
+                .and_then(|patch| doc::check(&patch, &p, &self.registry).map(|()| patch)),
+            None => doc::load_checked(&p, &self.registry),
+        };
+        match loaded.map(|patch| Doc::new(patch, Some(p.clone()))) {
+            Ok(d) => {
+                if d.patch != self.doc.patch {
+                    let edits = diff_edits(&self.doc.patch, &d.patch);
+                    match self.doc.apply_group(edits, "reload from disk") {
+                        Ok(()) => {
+                            self.doc.history.mark_saved();
+                            self.info(format!("reloaded {} (changed on disk)", p.display()));
                         }
-                        Err(e) => ed.error(format!(
-                            "{} changed on disk but does not load:\n{e}",
-                            p.display()
-                        )),
+                        Err(_) => self.set_doc(d),
                     }
                 }
             }
+            Err(e) => self.error(format!(
+                "{} changed on disk but does not load:\n{e}",
+                p.display()
+            )),
         }
     }
 }

@@ -9,7 +9,8 @@
 //! save [PATH]              open PATH                new
 //! copy ID...               paste                    duplicate ID...
 //! wait FRAMES              ready FILE               wait-file FILE
-//! screenshot FILE.png      focus ID                 quit
+//! screenshot FILE.png      focus ID                 wait-param ID PARAM VALUE
+//! quit
 //! ```
 
 use super::{Action, NewNode};
@@ -23,6 +24,8 @@ pub enum Step {
     Wait(u32),
     /// Save the window as PNG and go on.
     Shot(PathBuf),
+    /// Wait until a node's param has this value (e.g. after a reload).
+    WaitParam(String, String, Value),
     /// Wait until FILE exists (a test's cue).
     WaitFile(PathBuf),
     Quit,
@@ -92,6 +95,14 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
             ["wait", frames] => Step::Wait(frames.parse().map_err(|_| bad())?),
             ["screenshot", path] => Step::Shot(PathBuf::from(path)),
             ["focus", id] => act(Action::Focus(id.to_string())),
+            ["wait-param", id, name, value] => Step::WaitParam(
+                id.to_string(),
+                name.to_string(),
+                value
+                    .parse::<f64>()
+                    .map(Value::Number)
+                    .unwrap_or_else(|_| Value::Str(value.to_string())),
+            ),
             ["wait-file", path] => Step::WaitFile(PathBuf::from(path)),
             ["ready", path] => Step::Ready(PathBuf::from(path)),
             ["quit"] => Step::Quit,
