@@ -193,7 +193,9 @@ pub fn paste_edit(
     let mut rename = BTreeMap::new();
     let mut nodes = Vec::new();
     for (id, n) in &frag.nodes {
-        let new_id = taken.unique_id(id);
+        // "amp2" pasted again becomes "amp3", not "amp22".
+        let base = id.trim_end_matches(|c: char| c.is_ascii_digit());
+        let new_id = taken.unique_id(if base.is_empty() { id } else { base });
         taken.nodes.insert(new_id.clone(), n.clone());
         rename.insert(id.clone(), new_id.clone());
         let mut node = n.clone();

@@ -1289,8 +1289,22 @@ fn shortcuts(ctx: &egui::Context, ed: &mut Editor, actions: &mut Vec<Action>) {
         if copy {
             actions.push(Action::Copy(selection.clone()));
         }
+        // bevy_egui delivers the system clipboard on Ctrl+V as a text event.
+        if i.consume_key(M::COMMAND, Key::V) {
+            let text = i.events.iter().find_map(|e| match e {
+                egui::Event::Text(t) if t.contains("nodes") => Some(t.clone()),
+                _ => None,
+            });
+            if text.is_some() {
+                i.events.retain(|e| !matches!(e, egui::Event::Text(_)));
+            }
+            if paste.is_none() {
+                paste = Some(text.unwrap_or_default());
+            }
+        }
         if let Some(t) = paste {
-            actions.push(Action::Paste(Some(t)));
+            // Empty: the system clipboard was not readable; use our own.
+            actions.push(Action::Paste((!t.is_empty()).then_some(t)));
         }
         if i.consume_key(M::NONE, Key::Delete) || i.consume_key(M::NONE, Key::Backspace) {
             actions.push(Action::Delete(selection));
