@@ -51,6 +51,8 @@ pub struct Canvas {
     pub fit_in: u8,
     pub rect: Rect,
     pub synced_rev: u64,
+    /// The wire whose meter was clicked: its menu is open.
+    pub wire_menu: Option<(Wire, Pos2)>,
 }
 
 impl Default for Canvas {
@@ -64,6 +66,7 @@ impl Default for Canvas {
             fit_in: 2,
             rect: Rect::NOTHING,
             synced_rev: 0,
+            wire_menu: None,
         }
     }
 }
@@ -669,8 +672,19 @@ impl PopupCheck for egui::Context {
 }
 
 /// Level meters and warnings at the middle of every wire.
-fn overlay(ui: &mut Ui, canvas: &Canvas, patch: &Patch, live: &Live, actions: &mut Vec<Action>) {
-    let pins = canvas.pins.borrow();
+fn overlay(
+    ui: &mut Ui,
+    canvas: &mut Canvas,
+    patch: &Patch,
+    live: &Live,
+    actions: &mut Vec<Action>,
+) {
+    let ctx = ui.ctx().clone();
+    let pointer = ctx.pointer_hover_pos().filter(|p| canvas.rect.contains(*p));
+    let clicked = ctx.input(|i| i.pointer.primary_clicked());
+    let mut opened = None;
+    let pins_rc = canvas.pins.clone();
+    let pins = pins_rc.borrow();
     let t = canvas.to_global;
     let painter = ui
         .ctx()
@@ -680,7 +694,7 @@ fn overlay(ui: &mut Ui, canvas: &Canvas, patch: &Patch, live: &Live, actions: &m
         ))
         .with_clip_rect(canvas.rect);
     let show_text = t.scaling >= 0.45;
-    for (k, w) in patch.wires.iter().enumerate() {
+    for w in &patch.wires {
         let (Some(a), Some(b)) = (
             pins.get(&(w.from.node.clone(), w.from.port.clone(), true)),
             pins.get(&(w.to.node.clone(), w.to.port.clone(), false)),
@@ -747,44 +761,86 @@ fn overlay(ui: &mut Ui, canvas: &Canvas, patch: &Patch, live: &Live, actions: &m
             );
         }
         let hit = Rect::from_center_size(mid + egui::vec2(0.0, -4.0), egui::vec2(70.0, 24.0));
-        let id = egui::Id::new(("ohmpatch-wire", k));
-        let r = ui.interact(hit, id, egui::Sense::click());
-        let r = r.on_hover_ui(|ui| {
-            ui.label(RichText::new(format!("{} -> {}", w.from, w.to)).strong());
-            if let Some(i) = info {
-                ui.label(format!("expected level: {}", i.expected));
-                for warn in &i.warnings {
-                    ui.label(RichText::new(format!("⚠ {warn}")).color(theme::WARN));
-                }
-            }
-            ui.label(format!(
-                "live: {}",
-                if rms_db.is_finite() {
-                    format!("{rms_db:.1} {} rms", theme::unit_of(domain))
-                } else {
-                    "silent".into()
-                }
-            ));
-            ui.label(RichText::new("click: insert a node here or delete the wire").weak());
+        // The Snarl's layer takes the pointer, so hover and clicks on the
+        // meters are read from the input and shown in areas above it.
+        let Some(p) = pointer.filter(|p| hit.contains(*p)) else {
+            continue;
+        };
+        if clicked {
+            opened = Some((w.clone(), mid));
+        }
+        if canvas.wire_menu.is_some() || clicked {
+            continue;
+        }
+        egui::Area::new(egui::Id::new("ohmpatch-wire-tip"))
+            .order(egui::Order::Tooltip)
+            .fixed_pos(p + egui::vec2(14.0, 14.0))
+            .interactable(false)
+            .show(&ctx, |ui| {
+                egui::Frame::popup(ui.style()).show(ui, |ui| {
+                    ui.set_max_width(360.0);
+                    ui.label(RichText::new(format!("{} -> {}", w.from, w.to)).strong());
+                    if let Some(i) = info {
+                        ui.label(format!("expected level: {}", i.expected));
+                        for warn in &i.warnings {
+                            ui.label(RichText::new(format!("⚠ {warn}")).color(theme::WARN));
+                        }
+                    }
+                    ui.label(format!(
+                        "live: {}",
+                        if rms_db.is_finite() {
+                            format!("{rms_db:.1} {} rms", theme::unit_of(domain))
+                        } else {
+                            "silent".into()
+                        }
+                    ));
+                    ui.label(RichText::new("click: insert a node here or delete the wire").weak());
+                });
+            });
+    }
+    drop(pins);
+    if let Some(m) = opened {
+        canvas.wire_menu = Some(m);
+        return;
+    }
+    let Some((w, mid)) = canvas.wire_menu.clone() else {
+        return;
+    };
+    let r = egui::Area::new(egui::Id::new("ohmpatch-wire-menu"))
+        .order(egui::Order::Foreground)
+        .fixed_pos(mid + egui::vec2(0.0, 10.0))
+        .show(&ctx, |ui| {
+            egui::Frame::menu(ui.style())
+                .show(ui, |ui| wire_menu(ui, &w, mid, canvas, actions))
+                .inner
         });
-        egui::Popup::menu(&r).show(|ui| wire_menu(ui, w, mid, canvas, actions));
+    let outside = ctx.input(|i| {
+        (i.pointer.any_pressed()
+            && i.pointer
+                .interact_pos()
+                .is_some_and(|p| !r.response.rect.contains(p)))
+            || i.key_pressed(egui::Key::Escape)
+    });
+    if r.inner || outside || !patch.wires.contains(&w) {
+        canvas.wire_menu = None;
     }
 }
 
-fn wire_menu(ui: &mut Ui, w: &Wire, mid: Pos2, canvas: &Canvas, actions: &mut Vec<Action>) {
+fn wire_menu(ui: &mut Ui, w: &Wire, mid: Pos2, canvas: &Canvas, actions: &mut Vec<Action>) -> bool {
     ui.label(RichText::new(format!("{} -> {}", w.from, w.to)).strong());
     if ui.button("Insert node here…").clicked() {
         let g = canvas.to_graph(mid);
         actions.push(Action::OpenPalette {
-            pos: (g.x - 60.0, g.y - 30.0),
+            pos: (g.x - 60.0, g.y + 60.0),
             split: Some(w.clone()),
         });
-        ui.close();
+        return true;
     }
     if ui.button("Delete wire").clicked() {
         actions.push(Action::Disconnect(vec![w.clone()]));
-        ui.close();
+        return true;
     }
+    false
 }
 
 /// A scope trace or a spectrum for a probe node; `big` in the inspector.
