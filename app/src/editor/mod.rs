@@ -353,7 +353,10 @@ impl Editor {
                 }
             }
             Action::Open(p) => {
-                if let Some(Action::Open(p)) = self.guard(Action::Open(p)) {
+                // A file that does not load is refused before anything is asked.
+                if let Err(e) = Doc::open(&p, &self.registry) {
+                    self.error(format!("could not open the patch:\n{e}"));
+                } else if let Some(Action::Open(p)) = self.guard(Action::Open(p)) {
                     self.force_open(&p);
                 }
             }
@@ -1651,6 +1654,7 @@ fn dialogs(ctx: &egui::Context, ed: &mut Editor, actions: &mut Vec<Action>) {
         Dialog::Open { mut path } => {
             let mut go = None;
             egui::Window::new("Open patch")
+                .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 80.0))
                 .open(&mut keep)
                 .collapsible(false)
                 .show(ctx, |ui| {
@@ -1704,6 +1708,7 @@ fn dialogs(ctx: &egui::Context, ed: &mut Editor, actions: &mut Vec<Action>) {
         Dialog::SaveAs { mut path, then } => {
             let mut go = false;
             egui::Window::new("Save patch as")
+                .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 80.0))
                 .open(&mut keep)
                 .collapsible(false)
                 .show(ctx, |ui| {
@@ -1766,6 +1771,7 @@ fn dialogs(ctx: &egui::Context, ed: &mut Editor, actions: &mut Vec<Action>) {
         Dialog::Audio(mut f) => {
             let mut apply = false;
             egui::Window::new("Audio settings")
+                .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 80.0))
                 .open(&mut keep)
                 .collapsible(false)
                 .show(ctx, |ui| {
@@ -1838,6 +1844,7 @@ fn dialogs(ctx: &egui::Context, ed: &mut Editor, actions: &mut Vec<Action>) {
         }
         Dialog::Shortcuts => {
             egui::Window::new("Keyboard and mouse")
+                .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 80.0))
                 .open(&mut keep)
                 .collapsible(false)
                 .show(ctx, |ui| {
