@@ -51,6 +51,8 @@ pub struct Canvas {
     pub fit_in: u8,
     pub rect: Rect,
     pub synced_rev: u64,
+    /// A dialog is open: the wire meters do not answer the pointer.
+    pub blocked: bool,
     /// The wire whose meter was clicked: its menu is open.
     pub wire_menu: Option<(Wire, Pos2)>,
 }
@@ -67,6 +69,7 @@ impl Default for Canvas {
             rect: Rect::NOTHING,
             synced_rev: 0,
             wire_menu: None,
+            blocked: false,
         }
     }
 }

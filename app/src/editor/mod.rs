@@ -207,6 +207,16 @@ impl Editor {
         self.doc.is_dirty() || self.recovered
     }
 
+    /// The window title, with the unsaved-changes marker.
+    fn title(&self) -> String {
+        let t = self.doc.title();
+        if self.recovered && !self.doc.is_dirty() {
+            format!("* {t}")
+        } else {
+            t
+        }
+    }
+
     fn patch_dir(&self) -> Option<PathBuf> {
         self.doc.path.as_deref().map(crate::cli::patch_dir)
     }
@@ -702,7 +712,7 @@ pub fn run(opts: Options) -> u8 {
         files::add_recent(p);
     }
     let continuous = ed.stats.is_some() || ed.shot.is_some();
-    let title = ed.doc.title();
+    let title = ed.title();
 
     let mut app = App::new();
     let watched = match (&ed.doc.path, &ed.shot) {
@@ -801,7 +811,7 @@ fn window_events(
             }
         }
     }
-    let title = ed.doc.title();
+    let title = ed.title();
     if title != ed.title {
         ed.title = title.clone();
         if let Ok(mut w) = windows.single_mut() {
@@ -975,6 +985,7 @@ fn ui_system(mut contexts: EguiContexts, mut ed: NonSendMut<Editor>) -> Result {
         .frame(egui::Frame::NONE)
         .show(&mut root, |ui| {
             banner(ui, ed);
+            ed.canvas.blocked = ed.dialog.is_some();
             let Editor {
                 canvas,
                 doc,
@@ -1470,7 +1481,7 @@ fn menu_bar(root: &mut egui::Ui, ed: &mut Editor, actions: &mut Vec<Action>) {
             });
             ui.separator();
             ui.label(
-                RichText::new(ed.doc.title().trim_end_matches(" — ohmpatch").to_string()).strong(),
+                RichText::new(ed.title().trim_end_matches(" — ohmpatch").to_string()).strong(),
             );
         });
     });
