@@ -662,15 +662,30 @@ pub fn show(
         .style(style())
         .show(&mut canvas.snarl, &mut viewer, ui);
     canvas.to_global = to_global;
+    // A click on empty canvas (not on a node, not on a wire meter) clears
+    // the inspector back to the patch.
+    if let Some(p) = press {
+        let g = to_global.inverse() * p;
+        let on_node = canvas.rects.values().any(|r| r.contains(g));
+        if !on_node && canvas.wire_menu.is_none() && !ui.ctx().is_pointer_over_area_above_canvas() {
+            *focused = None;
+        }
+    }
     overlay(ui, canvas, patch, live, actions);
 }
 
 trait PopupCheck {
     fn is_pointer_over_egui_popup(&self) -> bool;
+    fn is_pointer_over_area_above_canvas(&self) -> bool;
 }
 impl PopupCheck for egui::Context {
     fn is_pointer_over_egui_popup(&self) -> bool {
         egui::Popup::is_any_open(self) && self.is_pointer_over_egui()
+    }
+    /// Whether a window (the palette, a dialog) is under the pointer.
+    fn is_pointer_over_area_above_canvas(&self) -> bool {
+        self.layer_id_at(self.pointer_interact_pos().unwrap_or_default())
+            .is_some_and(|l| l.order >= egui::Order::Middle)
     }
 }
 

@@ -1582,7 +1582,14 @@ fn palette_window(ctx: &egui::Context, ed: &mut Editor, actions: &mut Vec<Action
         "Add node"
     })
     .open(&mut open)
-    .default_pos(p.screen)
+    .default_pos({
+        // Keep the whole list on screen.
+        let vp = ctx.viewport_rect();
+        egui::pos2(
+            p.screen.x.min(vp.max.x - 360.0).max(vp.min.x),
+            p.screen.y.min(vp.max.y - 480.0).max(vp.min.y + 30.0),
+        )
+    })
     .collapsible(false)
     .resizable(false)
     .show(ctx, |ui| {
