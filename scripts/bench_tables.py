@@ -18,7 +18,8 @@ def parse(path):
         depth = len(m.group(1)) // 3
         name = m.group(2)
         stack = stack[:depth] + [name]
-        cols = line.split("│")
+        # fastest │ slowest │ median │ mean │ samples │ iters
+        cols = line[m.end():].split("│")
         if len(cols) < 4:
             continue
         med = cols[2].strip().split()
@@ -47,15 +48,18 @@ def main():
     g = lambda *k: r.get(tuple(k))
 
     print("\n### 1. Host overhead (one 128-frame block)\n")
-    print("| N | hand loop | direct calls | engine | engine, meters /4 | hand ns/node | engine ns/node | engine / hand | engine meters/4 / hand | direct / hand |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("Hand loop: the faster of in place and ping-pong in this run.\n")
+    print("| N | hand loop | direct calls | engine (default) | engine, meters every block | engine, no meters | hand ns/node | engine ns/node | engine / hand | meters every block / hand | no meters / hand | direct / hand |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in ["1", "10", "100", "1000"]:
-        h, d, e, e4 = (g("host_overhead", b, n) for b in ("hand", "direct", "engine", "engine_meter4"))
-        if h is None:
+        hands = [x for x in (g("host_overhead", "hand_inplace", n), g("host_overhead", "hand_pingpong", n)) if x]
+        d, e, e1, e0 = (g("host_overhead", b, n) for b in ("direct", "engine", "engine_meter1", "engine_nometer"))
+        if not hands:
             continue
+        h = min(hands)
         nn = int(n)
-        print(f"| {n} | {fmt(h)} | {fmt(d)} | {fmt(e)} | {fmt(e4)} | {h / nn:.1f} | "
-              f"{(e or 0) / nn:.1f} | {ratio(e, h)} | {ratio(e4, h)} | {ratio(d, h)} |")
+        print(f"| {n} | {fmt(h)} | {fmt(d)} | {fmt(e)} | {fmt(e1)} | {fmt(e0)} | {h / nn:.1f} | "
+              f"{(e or 0) / nn:.1f} | **{ratio(e, h)}** | {ratio(e1, h)} | {ratio(e0, h)} | {ratio(d, h)} |")
 
     print("\n### 2. Peers (one 128-frame block; ratio < 1 means ohmpatch is faster)\n")
     print("| chain | ohmpatch | fundsp Net | firewheel | ohmpatch / fundsp | ohmpatch / firewheel |")

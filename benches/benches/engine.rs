@@ -49,17 +49,18 @@ mod host_overhead {
         black_box(core.device_out(0, BLOCK)[0]);
     }
 
-    /// The engine as `ohmpatch play` and `render` run it: meters every block.
+    /// The engine as `ohmpatch play`, `render` and the editor run it
+    /// (`EngineConfig::default()`: each port metered every 4th block, a
+    /// quarter of the ports each block).
     #[divan::bench(args = N)]
     fn engine(b: Bencher, n: usize) {
-        run_engine(b, n, 1);
+        run_engine(b, n, EngineConfig::default().meter_every);
     }
 
-    /// The engine as the editor runs it: each port metered every 4th block
-    /// (a quarter of the ports each block).
+    /// The engine with every port metered on every block.
     #[divan::bench(args = N)]
-    fn engine_meter4(b: Bencher, n: usize) {
-        run_engine(b, n, 4);
+    fn engine_meter1(b: Bencher, n: usize) {
+        run_engine(b, n, 1);
     }
 
     /// The engine with metering off: the host alone.
@@ -105,7 +106,7 @@ mod host_overhead {
     /// output node's own conversion (its processor, so the sink's arithmetic
     /// is the engine's to the bit).
     #[divan::bench(args = N)]
-    fn hand(b: Bencher, n: usize) {
+    fn hand_inplace(b: Bencher, n: usize) {
         let patch = gain_chain_patch(n);
         let mut sink = build_processors(&["out"], &patch).pop().expect("sink");
         let gains: Vec<f32> = (0..n).map(chain_gain).collect();
@@ -123,6 +124,39 @@ mod host_overhead {
                 }
             }
             sink.process(&cx, &[&a], &mut [&mut o]);
+        });
+        black_box(o[0]);
+    }
+
+    /// The same, each multiply from one buffer into the other (as the
+    /// engine's gain stages do). The tables take the faster of the two.
+    #[divan::bench(args = N)]
+    fn hand_pingpong(b: Bencher, n: usize) {
+        let patch = gain_chain_patch(n);
+        let mut sink = build_processors(&["out"], &patch).pop().expect("sink");
+        let gains: Vec<f32> = (0..n).map(chain_gain).collect();
+        let mut noise = WhiteNoise::new(1, NOISE_LEVEL);
+        let mut bufs = [[0.0f32; BLOCK]; 2];
+        let mut o = [0.0f32; BLOCK];
+        let cx = ctx();
+        b.bench_local(|| {
+            for x in bufs[0].iter_mut() {
+                *x = noise.tick();
+            }
+            let mut cur = 0;
+            for &g in black_box(&gains[..]) {
+                let (l, r) = bufs.split_at_mut(1);
+                let (i, o) = if cur == 0 {
+                    (&l[0], &mut r[0])
+                } else {
+                    (&r[0], &mut l[0])
+                };
+                for (o, x) in o.iter_mut().zip(i.iter()) {
+                    *o = *x * g;
+                }
+                cur ^= 1;
+            }
+            sink.process(&cx, &[&bufs[cur]], &mut [&mut o]);
         });
         black_box(o[0]);
     }
@@ -146,7 +180,7 @@ mod peers {
     // ---- ohmpatch ---------------------------------------------------------
 
     fn ohmpatch_block(b: Bencher, patch: ohmpatch_patch::Patch) {
-        let mut engine = engine_for(&patch, config(1));
+        let mut engine = engine_for(&patch, EngineConfig::default());
         let mut core = running_core(&mut engine);
         b.bench_local(|| core.run_block(BLOCK, &[], 0));
         black_box(core.device_out(0, BLOCK)[0]);
@@ -498,7 +532,7 @@ mod compile {
     fn set_patch(b: Bencher, n: usize) {
         let patch = compile_patch(n);
         let registry = bench_registry();
-        b.with_inputs(|| Engine::new(registry.clone(), config(1)))
+        b.with_inputs(|| Engine::new(registry.clone(), config(4)))
             .bench_local_values(|mut e| {
                 e.set_patch(&patch).expect("sets");
                 e
@@ -518,7 +552,7 @@ mod compile {
             .position(|w| w.from.node == "src")
             .expect("a chain");
         c.wires[w] = ohmpatch_patch::Wire::parse("src.out", "bus.in").expect("wire");
-        let mut e = Engine::new(bench_registry(), config(1));
+        let mut e = Engine::new(bench_registry(), config(4));
         let mut core = e.take_core().expect("core");
         e.set_patch(&a).expect("sets");
         let mut flip = false;

@@ -31,7 +31,7 @@ pub const FX_GAIN_DB: f64 = 12.0;
 /// chain of any length stays near unity (no overflow, no denormals) and no
 /// stage is a no-op a host could skip.
 pub fn chain_gain_db(k: usize) -> f64 {
-    if k % 2 == 0 { 0.5 } else { -0.5 }
+    if k.is_multiple_of(2) { 0.5 } else { -0.5 }
 }
 
 pub fn chain_gain(k: usize) -> f32 {
@@ -366,11 +366,4 @@ pub fn build_processors(ids: &[&str], patch: &Patch) -> Vec<Box<dyn Processor>> 
             kind.build(&params, &mut env).expect("builds")
         })
         .collect()
-}
-
-/// Full-scale peak volts of the output node's default setting (+18 dBu =
-/// 0 dBFS), i.e. what the output divides by.
-pub fn output_scale() -> f32 {
-    let fs_dbu = 18.0f64;
-    (1.0 / (ohmpatch_engine::dsp::dbu_to_v(fs_dbu) * std::f64::consts::SQRT_2)) as f32
 }

@@ -3,7 +3,7 @@
 //! fan-out sharing one buffer, and the electrical loading of every output.
 
 use crate::impedance::{Impedance, Loading};
-use crate::node::{Params, PortElectrical, Role};
+use crate::node::{NodeKind, Params, PortElectrical, Role};
 use crate::registry::Registry;
 use ohmpatch_patch::{Direction, Domain, Patch, Wire};
 use petgraph::algo::{tarjan_scc, toposort};
@@ -182,7 +182,9 @@ pub fn compile(
     ids.sort();
     let mut graph: DiGraph<usize, ()> = DiGraph::new();
     let mut info: Vec<SchedNode> = Vec::with_capacity(ids.len());
-    let mut index_of: HashMap<&str, NodeIndex> = HashMap::new();
+    // Each node's kind, looked up once (the registry is a list searched by name).
+    let mut kinds: Vec<&dyn NodeKind> = Vec::with_capacity(ids.len());
+    let mut index_of: HashMap<&str, NodeIndex> = HashMap::with_capacity(ids.len());
     for id in &ids {
         let node = &patch.nodes[*id];
         let Some(kind) = registry.get(&node.kind) else {
@@ -195,6 +197,7 @@ pub fn compile(
         let ports = kind.electrical(&params);
         let ni = graph.add_node(info.len());
         index_of.insert(id.as_str(), ni);
+        kinds.push(kind);
         info.push(SchedNode {
             id: (*id).clone(),
             kind: node.kind.clone(),
@@ -223,11 +226,7 @@ pub fn compile(
             continue;
         };
         let (s, d) = (graph[s], graph[d]);
-        let sk = registry.get(&info[s].kind).map(|k| k.spec());
-        let dk = registry.get(&info[d].kind).map(|k| k.spec());
-        let (Some(sk), Some(dk)) = (sk, dk) else {
-            continue;
-        };
+        let (sk, dk) = (kinds[s].spec(), kinds[d].spec());
         let sport = sk
             .ports
             .iter()
@@ -250,8 +249,13 @@ pub fn compile(
             dport,
         });
     }
+    // One edge per connected pair (`update_edge` would scan the source's
+    // edges for each wire: quadratic in a node's fan-out).
+    let mut pairs = HashSet::with_capacity(wires.len());
     for w in &wires {
-        graph.update_edge(NodeIndex::new(w.src), NodeIndex::new(w.dst), ());
+        if pairs.insert((w.src, w.dst)) {
+            graph.add_edge(NodeIndex::new(w.src), NodeIndex::new(w.dst), ());
+        }
     }
 
     // Cycles: each strongly connected component with a loop must hold a
@@ -294,9 +298,11 @@ pub fn compile(
     // Readers of each (node, out port) and inputs of each (node, in port).
     let mut readers: HashMap<(usize, usize), usize> = HashMap::new();
     let mut into: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
+    let mut from: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
     for (wi, w) in wires.iter().enumerate() {
         *readers.entry((w.src, w.sport)).or_default() += 1;
         into.entry((w.dst, w.dport)).or_default().push(wi);
+        from.entry((w.src, w.sport)).or_default().push(wi);
     }
 
     // Steps in order: split breakers read in place of their node, and write last.
@@ -324,7 +330,7 @@ pub fn compile(
     let mut sched_wires: Vec<Option<SchedWire>> = vec![None; wires.len()];
 
     for (n, sk) in step_list {
-        let kind = registry.get(&info[n].kind).expect("resolved above").spec();
+        let kind = kinds[n].spec();
         let mut inputs = Vec::new();
         let mut scratches = Vec::new();
         let mut read = Vec::new();
@@ -333,15 +339,15 @@ pub fn compile(
                 if p.direction != Direction::In {
                     continue;
                 }
-                let ws = into.get(&(n, pi)).cloned().unwrap_or_default();
+                let ws: &[usize] = into.get(&(n, pi)).map_or(&[], Vec::as_slice);
                 if ws.is_empty() {
                     inputs.push(InputSrc::Zero);
                     continue;
                 }
                 let scratch = pool.take(1);
                 scratches.push(scratch);
-                let mut list = Vec::new();
-                for wi in ws {
+                let mut list = Vec::with_capacity(ws.len());
+                for &wi in ws {
                     let w = &wires[wi];
                     let src_buffer = out_buffer[&(w.src, w.sport)];
                     read.push(src_buffer);
@@ -382,9 +388,12 @@ pub fn compile(
                     scratches.push(b);
                 }
                 out_buffer.insert((n, pi), b);
-                let loads: Vec<Impedance> = wires
+                let loads: Vec<Impedance> = from
+                    .get(&(n, pi))
+                    .map_or(&[][..], Vec::as_slice)
                     .iter()
-                    .filter(|w| w.src == n && w.sport == pi && !fading.contains(w.wire))
+                    .map(|&wi| &wires[wi])
+                    .filter(|w| !fading.contains(w.wire))
                     .map(|w| info[w.dst].ports[w.dport].impedance.clone())
                     .collect();
                 let load = Impedance::parallel(&loads);
