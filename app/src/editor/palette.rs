@@ -59,7 +59,7 @@ pub fn matches<'a>(
 }
 
 /// A search field and the matching kinds; returns the kind picked (a click,
-/// or Enter for the first match).
+/// or Enter for the highlighted one; arrow keys move the highlight).
 pub fn list(
     ui: &mut Ui,
     registry: &Registry,
@@ -77,9 +77,33 @@ pub fn list(
         field.request_focus();
     }
     let found = matches(registry, query, fit);
-    let enter =
-        (field.has_focus() || field.lost_focus()) && ui.input(|i| i.key_pressed(egui::Key::Enter));
-    if enter && let Some(s) = found.first() {
+    // Arrow keys move the highlight; Enter picks it. A new filter starts
+    // again at the best match.
+    let sel_id = egui::Id::new("ohmpatch-palette-sel");
+    let (mut sel, last_query): (usize, String) = ui
+        .data(|d| d.get_temp(sel_id))
+        .unwrap_or((0, String::new()));
+    if last_query != *query {
+        sel = 0;
+    }
+    let (down, up, enter) = ui.input(|i| {
+        (
+            i.key_pressed(egui::Key::ArrowDown),
+            i.key_pressed(egui::Key::ArrowUp),
+            i.key_pressed(egui::Key::Enter),
+        )
+    });
+    if down {
+        sel += 1;
+    }
+    if up {
+        sel = sel.saturating_sub(1);
+    }
+    sel = sel.min(found.len().saturating_sub(1));
+    ui.data_mut(|d| d.insert_temp(sel_id, (sel, query.clone())));
+    let enter = enter && (field.has_focus() || field.lost_focus());
+    if enter && let Some(s) = found.get(sel) {
+        ui.data_mut(|d| d.remove::<(usize, String)>(sel_id));
         return Some(s.kind.to_string());
     }
     let mut picked = None;
@@ -89,11 +113,14 @@ pub fn list(
             if found.is_empty() {
                 ui.label(RichText::new("no node kind matches").weak());
             }
-            for s in found {
+            for (k, s) in found.into_iter().enumerate() {
                 let first_line = s.help.lines().next().unwrap_or("");
                 let r = ui
-                    .add(egui::Button::new(RichText::new(s.kind).strong()).frame(false))
+                    .selectable_label(k == sel, RichText::new(s.kind).strong())
                     .on_hover_text(s.help);
+                if k == sel && (down || up) {
+                    r.scroll_to_me(None);
+                }
                 ui.add(egui::Label::new(RichText::new(first_line).small().weak()).wrap());
                 if r.clicked() {
                     picked = Some(s.kind.to_string());
