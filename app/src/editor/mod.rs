@@ -266,7 +266,29 @@ impl Editor {
             }
             Action::AddNamed { id, node } => self.add_node(id, node),
             Action::Connect(w) => {
-                let r = self.doc.apply(Edit::Connect(w));
+                // A utility or probe with nothing else wired in takes the
+                // domain of the wire that arrives (one undo step with it).
+                let mut edits = Vec::new();
+                if let (Some(d_from), Some(d_to), Some(node)) = (
+                    self.port_domain(&w.from, true),
+                    self.port_domain(&w.to, false),
+                    self.doc.patch.nodes.get(&w.to.node),
+                ) && d_from != d_to
+                    && !self.doc.patch.wires.iter().any(|x| x.to.node == w.to.node)
+                    && let Some(kind) = self.registry.get(&node.kind)
+                    && let Some(p) = kind.spec().param("domain")
+                    && let ohmpatch_patch::ParamKind::Choice { choices, .. } = &p.kind
+                    && choices.contains(&d_from.name())
+                {
+                    edits.push(Edit::SetParam {
+                        id: w.to.node.clone(),
+                        name: "domain".into(),
+                        value: Some(Value::Str(d_from.name().to_string())),
+                    });
+                }
+                let label = format!("connect {} to {}", w.from, w.to);
+                edits.push(Edit::Connect(w));
+                let r = self.doc.apply_group(edits, &label);
                 self.result(r);
             }
             Action::Disconnect(ws) => {
@@ -1869,7 +1891,7 @@ fn dialogs(ctx: &egui::Context, ed: &mut Editor, actions: &mut Vec<Action>) {
                     for (k, v) in [
                         (
                             "Space / A / right-click",
-                            "add a node (type to filter, Enter picks)",
+                            "add a node (type to filter; arrows and Enter pick)",
                         ),
                         (
                             "drag from a pin",
