@@ -698,7 +698,9 @@ fn overlay(
     actions: &mut Vec<Action>,
 ) {
     let ctx = ui.ctx().clone();
-    let pointer = ctx.pointer_hover_pos().filter(|p| canvas.rect.contains(*p));
+    let pointer = ctx
+        .pointer_hover_pos()
+        .filter(|p| canvas.rect.contains(*p) && !canvas.blocked);
     let clicked = ctx.input(|i| i.pointer.primary_clicked());
     let mut opened = None;
     let pins_rc = canvas.pins.clone();
@@ -748,7 +750,10 @@ fn overlay(
             _ => (-70.0, 25.0),
         };
         let frac = ((rms_db - lo) / (hi - lo)).clamp(0.0, 1.0) as f32;
-        let bar = Rect::from_center_size(mid, egui::vec2(44.0, 7.0));
+        // Short wires get a shorter meter, so the pins stay visible.
+        let span = ((t * *a) - (t * *b)).length();
+        let roomy = span >= 110.0;
+        let bar = Rect::from_center_size(mid, egui::vec2(if roomy { 44.0 } else { 20.0 }, 7.0));
         painter.rect_filled(bar, 2.0, Color32::from_black_alpha(200));
         let mut fill = bar;
         fill.max.x = bar.min.x + bar.width() * frac;

@@ -215,3 +215,76 @@ pub fn paste_edit(
     let ids = nodes.iter().map(|(id, _)| id.clone()).collect();
     Ok((Edit::Paste { nodes, wires }, ids))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ohmpatch_patch::{Node, Value};
+
+    fn patch() -> Patch {
+        let mut p = Patch::default();
+        p.nodes
+            .insert("amp".into(), Node::new("gain", (10.0, 20.0)));
+        p.nodes
+            .insert("amp2".into(), Node::new("gain", (200.0, 20.0)));
+        p.nodes
+            .insert("out".into(), Node::new("output", (400.0, 20.0)));
+        p.wires.push(Wire::parse("amp.out", "amp2.in").unwrap());
+        p.wires.push(Wire::parse("amp2.out", "out.in").unwrap());
+        p
+    }
+
+    #[test]
+    fn copy_keeps_the_wires_inside_the_selection_and_paste_renames() {
+        let p = patch();
+        let ids: BTreeSet<String> = ["amp".to_string(), "amp2".to_string()].into();
+        let text = copy_text(&p, &ids);
+        // The clipboard is a patch file in its own right.
+        let frag = ohmpatch_patch::load_str(&text, "clip").unwrap();
+        assert_eq!(frag.nodes.len(), 2);
+        assert_eq!(frag.wires.len(), 1);
+        let (edit, new_ids) = paste_edit(&p, &text, Some((500.0, 300.0))).unwrap();
+        assert_eq!(new_ids, ["amp3", "amp4"]);
+        let Edit::Paste { nodes, wires } = edit else {
+            panic!("not a paste")
+        };
+        assert_eq!(nodes[0].1.pos, (500.0, 300.0));
+        assert_eq!(nodes[1].1.pos, (690.0, 300.0));
+        assert_eq!(wires, [Wire::parse("amp3.out", "amp4.in").unwrap()]);
+    }
+
+    #[test]
+    fn pasting_text_that_is_not_a_patch_says_so() {
+        let e = paste_edit(&patch(), "hello", None).unwrap_err();
+        assert!(e.contains("does not hold ohmpatch nodes"), "{e}");
+        let e = paste_edit(&patch(), "(version: 1, nodes: {}, wires: [])", None).unwrap_err();
+        assert!(e.contains("no nodes"), "{e}");
+    }
+
+    #[test]
+    fn every_edit_undoes_and_the_dirty_marker_follows() {
+        let mut d = Doc::new(patch(), None);
+        assert!(!d.is_dirty());
+        d.apply(Edit::SetParam {
+            id: "amp".into(),
+            name: "gain_db".into(),
+            value: Some(Value::Number(-6.0)),
+        })
+        .unwrap();
+        assert!(d.is_dirty());
+        assert!(d.title().starts_with("* "));
+        let audio = d.audio_rev;
+        d.apply(Edit::MoveNode {
+            id: "amp".into(),
+            pos: (1.0, 2.0),
+        })
+        .unwrap();
+        // A move is not something the engine hears.
+        assert_eq!(d.audio_rev, audio);
+        assert!(d.undo() && d.undo());
+        assert_eq!(d.patch, patch());
+        assert!(!d.is_dirty());
+        assert!(d.redo());
+        assert!(d.is_dirty());
+    }
+}

@@ -1007,7 +1007,7 @@ fn ui_system(mut contexts: EguiContexts, mut ed: NonSendMut<Editor>) -> Result {
         .frame(egui::Frame::NONE)
         .show(&mut root, |ui| {
             banner(ui, ed);
-            ed.canvas.blocked = ed.dialog.is_some();
+            ed.canvas.blocked = ed.dialog.is_some() || ed.shot.is_some();
             let Editor {
                 canvas,
                 doc,
@@ -1941,5 +1941,51 @@ fn run_forced(ed: &mut Editor, a: Action) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_edits_between_two_patches_turn_one_into_the_other() {
+        let a = ohmpatch_patch::load_str(DEMO, "demo").unwrap();
+        let mut b = a.clone();
+        let first = b.nodes.keys().next().unwrap().clone();
+        b.nodes.get_mut(&first).unwrap().pos = (1.0, 1.0);
+        b.nodes
+            .get_mut(&first)
+            .unwrap()
+            .params
+            .insert("x".into(), Value::Number(1.0));
+        let gone = b.wires.remove(0);
+        b.nodes.remove(&gone.to.node);
+        b.wires
+            .retain(|w| w.from.node != gone.to.node && w.to.node != gone.to.node);
+        b.name = "other".into();
+        let mut h = ohmpatch_patch::History::new();
+        let mut p = a.clone();
+        h.apply_group(&mut p, diff_edits(&a, &b), "reload").unwrap();
+        assert_eq!(p.nodes, b.nodes);
+        assert_eq!(p.name, b.name);
+        let mut got = p.wires.clone();
+        let mut want = b.wires.clone();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+        assert!(h.undo(&mut p));
+        assert_eq!(p, a);
+    }
+
+    #[test]
+    fn the_built_in_demo_is_the_seed_chain_and_loads() {
+        let registry = ohmpatch_nodes::registry();
+        let p = ohmpatch_patch::load_str(DEMO, "demo").unwrap();
+        assert!(ohmpatch_patch::validate(&p, &registry, "demo", Some(DEMO)).is_empty());
+        let kinds: Vec<&str> = p.nodes.values().map(|n| n.kind.as_str()).collect();
+        for k in ["mic", "preamp", "power_amp", "speaker", "output"] {
+            assert!(kinds.contains(&k), "{k} missing from the demo");
+        }
     }
 }
