@@ -100,6 +100,9 @@ fn patch_ui(
             }
         }
     }
+    if let Some(report) = &live.report {
+        super::staging::show(ui, report);
+    }
     ui.separator();
     ui.label(RichText::new("Port domains").strong());
     for d in Domain::ALL {

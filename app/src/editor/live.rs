@@ -38,6 +38,8 @@ pub struct Live {
     pub wires: HashMap<String, WireInfo>,
     pub node_warnings: HashMap<String, Vec<String>>,
     pub analysis_error: Option<String>,
+    /// The latest full report, for the gain-staging view.
+    pub report: Option<Analysis>,
     last_audio_rev: u64,
     last_analysis_rev: u64,
     last_analysis: Instant,
@@ -69,6 +71,7 @@ impl Live {
             wires: HashMap::new(),
             node_warnings: HashMap::new(),
             analysis_error: None,
+            report: None,
             last_audio_rev: 0,
             last_analysis_rev: 0,
             last_analysis: Instant::now() - Duration::from_secs(1),
@@ -258,6 +261,7 @@ impl Live {
             Ok(s) => s,
             Err(e) => {
                 self.analysis_error = Some(e.to_string());
+                self.report = None;
                 return;
             }
         };
@@ -285,6 +289,7 @@ impl Live {
                     .push(format!("{} ({})", f.message, f.fix));
             }
         }
+        self.report = Some(report);
     }
 
     /// Backend, device, rate, buffer for the status bar.

@@ -14,6 +14,7 @@ pub mod inspector;
 pub mod live;
 pub mod palette;
 pub mod script;
+pub mod staging;
 pub mod theme;
 
 use bevy::app::AppExit;
