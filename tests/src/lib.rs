@@ -53,3 +53,22 @@ pub fn rms(x: &[f32]) -> f64 {
 pub fn dbfs_rms(x: &[f32]) -> f64 {
     20.0 * (rms(x) * std::f64::consts::SQRT_2).log10()
 }
+
+/// Stop a `jackd` as a crash of the server would look to its clients, but
+/// with SIGTERM, so that it leaves JACK's shared registry of servers (8 slots;
+/// a SIGKILLed server keeps its slot until it is full and no server starts).
+/// SIGKILL after 5 s if it does not go.
+pub fn stop_jackd(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < std::time::Duration::from_secs(5) {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

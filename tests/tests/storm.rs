@@ -205,8 +205,7 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
     );
 
     // Kill the server: the stream reports the loss.
-    jack.kill().unwrap();
-    let _ = jack.wait();
+    ohmpatch_tests::stop_jackd(&mut jack);
     let t0 = Instant::now();
     let mut lost = false;
     while t0.elapsed() < Duration::from_secs(10) && !lost {
@@ -252,7 +251,6 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
     if let Some(core) = stream.stop() {
         engine.return_core(core);
     }
-    let _ = jack.kill();
-    let _ = jack.wait();
+    ohmpatch_tests::stop_jackd(&mut jack);
     let _ = std::fs::remove_file(&log);
 }
