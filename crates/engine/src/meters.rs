@@ -43,8 +43,13 @@ impl Meters {
 
     pub(crate) fn update(&self, index: usize, peak: f32, rms: f32) {
         if let (Some(p), Some(r)) = (self.peak.get(index), self.rms.get(index)) {
-            // Non-negative floats order like their bit patterns.
-            p.fetch_max(peak.to_bits(), Ordering::Relaxed);
+            // Non-negative floats order like their bit patterns. A plain
+            // load first: the held peak is usually higher, and `fetch_max` is
+            // a locked read-modify-write loop on every call on x86.
+            let bits = peak.to_bits();
+            if bits > p.load(Ordering::Relaxed) {
+                p.fetch_max(bits, Ordering::Relaxed);
+            }
             store_f32(r, rms);
         }
     }
