@@ -828,8 +828,9 @@ fn window_events(
     for d in drops.read() {
         if let FileDragAndDrop::DroppedFile { path_buf, .. } = d {
             let p = path_buf.clone();
-            if let Some(a) = ed.guard(Action::Open(p.clone())) {
-                let _ = a;
+            if let Err(e) = Doc::open(&p, &ed.registry) {
+                ed.error(format!("could not open the dropped file:\n{e}"));
+            } else if ed.guard(Action::Open(p.clone())).is_some() {
                 ed.force_open(&p);
             }
         }
