@@ -764,3 +764,91 @@ fn editing_the_open_file_in_a_text_editor_reloads_it_as_one_undo_step() {
         "{log}"
     );
 }
+
+/// A save that fails (a folder that does not exist, a path that is a folder)
+/// says why and loses nothing: the document stays open with its changes, and
+/// the next save to a good place writes them.
+#[test]
+fn a_failed_save_says_why_and_keeps_the_document_open() {
+    let x = xvfb();
+    let dir = tmpdir("savefail");
+    let patch = dir.join("p.ohm.ron");
+    std::fs::copy(root().join("graphs/sine-unity.ohm.ron"), &patch).unwrap();
+    let missing = dir.join("no-such-folder").join("x.ohm.ron");
+    let a_folder = dir.join("folder.ohm.ron");
+    std::fs::create_dir_all(&a_folder).unwrap();
+    let good = dir.join("good.ohm.ron");
+    let script = dir.join("script.txt");
+    std::fs::write(
+        &script,
+        format!(
+            "set gain gain_db -9\n\
+             save {missing}\n\
+             save {a_folder}\n\
+             set tone freq_hz 440\n\
+             save {good}\n\
+             quit\n",
+            missing = missing.display(),
+            a_folder = a_folder.display(),
+            good = good.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(bin())
+        .args([
+            "edit",
+            patch.to_str().unwrap(),
+            "--script",
+            script.to_str().unwrap(),
+        ])
+        .env("DISPLAY", &x.display)
+        .env("OHMPATCH_CONFIG_DIR", &dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let limit = Duration::from_secs(120);
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the editor did not quit");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    // Each failure is said in words, naming the file.
+    assert!(
+        log.contains(&format!("could not save {}", missing.display())),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("could not save {}", a_folder.display())),
+        "{log}"
+    );
+    assert!(!missing.exists());
+    assert!(a_folder.is_dir());
+    // Both edits, the one before the failures and the one after, were kept.
+    let p = ohmpatch_patch::load_file(&good).unwrap_or_else(|e| panic!("{e}\n{log}"));
+    assert_eq!(
+        p.nodes["gain"].params.get("gain_db"),
+        Some(&Value::Number(-9.0))
+    );
+    assert_eq!(
+        p.nodes["tone"].params.get("freq_hz"),
+        Some(&Value::Number(440.0))
+    );
+    // The original file was never touched, and no temp file was left behind.
+    assert_eq!(
+        std::fs::read_to_string(&patch).unwrap(),
+        std::fs::read_to_string(root().join("graphs/sine-unity.ohm.ron")).unwrap()
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".ohm.ron") && !n.starts_with("recovery"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["folder.ohm.ron", "good.ohm.ron", "p.ohm.ron"]);
+}
