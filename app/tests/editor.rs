@@ -721,19 +721,7 @@ fn editing_the_open_file_in_a_text_editor_reloads_it_as_one_undo_step() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(bin())
-        .args([
-            "edit",
-            patch.to_str().unwrap(),
-            "--script",
-            script.to_str().unwrap(),
-        ])
-        .env("DISPLAY", &x.display)
-        .env("OHMPATCH_CONFIG_DIR", &dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = edit_with_script(&x, &dir, &patch, &script);
     let limit = Duration::from_secs(120);
     wait_for(&ready, limit);
     // A text editor changes one knob.
@@ -741,14 +729,7 @@ fn editing_the_open_file_in_a_text_editor_reloads_it_as_one_undo_step() {
     assert_ne!(edited, original);
     std::thread::sleep(Duration::from_millis(200));
     std::fs::write(&patch, &edited).unwrap();
-    let t0 = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t0.elapsed() > limit {
-            let _ = child.kill();
-            panic!("the editor did not quit");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_quit(&mut child, limit);
     let out = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     let p1 = ohmpatch_patch::load_file(&s1).unwrap();
@@ -763,6 +744,36 @@ fn editing_the_open_file_in_a_text_editor_reloads_it_as_one_undo_step() {
         Some(&Value::Number(0.0)),
         "{log}"
     );
+}
+
+/// The editor on `patch` under the test's display, fed `script`; config and
+/// recovery files in `dir`; stderr kept for the test to read.
+fn edit_with_script(x: &Display, dir: &Path, patch: &Path, script: &Path) -> Child {
+    Command::new(bin())
+        .args([
+            "edit",
+            patch.to_str().unwrap(),
+            "--script",
+            script.to_str().unwrap(),
+        ])
+        .env("DISPLAY", &x.display)
+        .env("OHMPATCH_CONFIG_DIR", dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Wait for the editor to quit by itself (its script ends in `quit`).
+fn wait_quit(child: &mut Child, limit: Duration) {
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the editor did not quit");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A save that fails (a folder that does not exist, a path that is a folder)
@@ -794,28 +805,9 @@ fn a_failed_save_says_why_and_keeps_the_document_open() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(bin())
-        .args([
-            "edit",
-            patch.to_str().unwrap(),
-            "--script",
-            script.to_str().unwrap(),
-        ])
-        .env("DISPLAY", &x.display)
-        .env("OHMPATCH_CONFIG_DIR", &dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = edit_with_script(&x, &dir, &patch, &script);
     let limit = Duration::from_secs(120);
-    let t0 = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t0.elapsed() > limit {
-            let _ = child.kill();
-            panic!("the editor did not quit");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_quit(&mut child, limit);
     let out = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     // Each failure is said in words, naming the file.
