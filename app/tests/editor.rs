@@ -526,19 +526,7 @@ fn add_connect_set_undo_redo_save_through_the_editor() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(bin())
-        .args([
-            "edit",
-            patch.to_str().unwrap(),
-            "--script",
-            script.to_str().unwrap(),
-        ])
-        .env("DISPLAY", &x.display)
-        .env("OHMPATCH_CONFIG_DIR", &dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = edit_with_script(&x, &dir, &patch, &script);
     let limit = Duration::from_secs(120);
     let result = std::panic::catch_unwind(|| {
         wait_for(&ready, limit);
@@ -666,19 +654,7 @@ fn unsaved_changes_are_kept_in_a_recovery_file_when_the_editor_dies() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(bin())
-        .args([
-            "edit",
-            patch.to_str().unwrap(),
-            "--script",
-            script.to_str().unwrap(),
-        ])
-        .env("DISPLAY", &x.display)
-        .env("OHMPATCH_CONFIG_DIR", &dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = edit_with_script(&x, &dir, &patch, &script);
     let t0 = Instant::now();
     let recovery = dir.join("recovery.ohm.ron");
     while !(ready.exists() && recovery.exists()) && t0.elapsed() < Duration::from_secs(120) {
@@ -747,7 +723,7 @@ fn editing_the_open_file_in_a_text_editor_reloads_it_as_one_undo_step() {
 }
 
 /// The editor on `patch` under the test's display, fed `script`; config and
-/// recovery files in `dir`; stderr kept for the test to read.
+/// recovery files in `dir`; its output kept for the test to read.
 fn edit_with_script(x: &Display, dir: &Path, patch: &Path, script: &Path) -> Child {
     Command::new(bin())
         .args([
@@ -758,7 +734,7 @@ fn edit_with_script(x: &Display, dir: &Path, patch: &Path, script: &Path) -> Chi
         ])
         .env("DISPLAY", &x.display)
         .env("OHMPATCH_CONFIG_DIR", dir)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
