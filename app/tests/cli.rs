@@ -318,27 +318,8 @@ impl Jack {
 
 impl Drop for Jack {
     fn drop(&mut self) {
-        stop_jackd(&mut self.child);
+        ohmpatch_tests::stop_jackd(&mut self.child);
     }
-}
-
-/// Stop a `jackd` as a crash of the server would look to its clients, but
-/// with SIGTERM, so that it leaves JACK's shared registry of servers (8 slots;
-/// a SIGKILLed server keeps its slot until it is full and no server starts).
-/// SIGKILL after 5 s if it does not go.
-fn stop_jackd(child: &mut std::process::Child) {
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let t0 = std::time::Instant::now();
-    while t0.elapsed() < std::time::Duration::from_secs(5) {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 fn callbacks(t: &str) -> u64 {
@@ -383,7 +364,7 @@ fn killing_the_jack_server_mid_play_is_survived_and_reported() {
         "4",
     ]);
     std::thread::sleep(Duration::from_millis(1500));
-    stop_jackd(&mut jack.child);
+    ohmpatch_tests::stop_jackd(&mut jack.child);
     let o = child.wait_with_output().unwrap();
     let t = text(&o);
     assert!(o.status.success(), "{t}");
