@@ -189,14 +189,14 @@ fn solve(mut m: Vec<Vec<f64>>, mut r: Vec<f64>) -> Vec<f64> {
 
 /// History of recent samples, stored twice so a window is one contiguous slice.
 #[derive(Clone, Debug)]
-struct Delay {
+pub(crate) struct Delay {
     buf: Vec<f64>,
     len: usize,
     pos: usize,
 }
 
 impl Delay {
-    fn new(len: usize) -> Delay {
+    pub(crate) fn new(len: usize) -> Delay {
         Delay {
             buf: vec![0.0; 2 * len.max(1)],
             len: len.max(1),
@@ -205,7 +205,7 @@ impl Delay {
     }
 
     #[inline]
-    fn push(&mut self, x: f64) {
+    pub(crate) fn push(&mut self, x: f64) {
         self.pos = if self.pos == 0 {
             self.len - 1
         } else {
@@ -217,17 +217,17 @@ impl Delay {
 
     /// Newest first: [x[n], x[n−1], …], `len` long.
     #[inline]
-    fn window(&self) -> &[f64] {
+    pub(crate) fn window(&self) -> &[f64] {
         &self.buf[self.pos..self.pos + self.len]
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.buf.fill(0.0);
     }
 }
 
 #[inline]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 

@@ -3,6 +3,7 @@
 //! state, so processors allocate nothing on the audio thread, and the noise
 //! bandwidth convention.
 
+use crate::oversample::{Delay, dot};
 use std::f64::consts::PI;
 
 /// Lower and upper edge of the band in which noise levels, EIN, SNR and
@@ -306,53 +307,12 @@ fn halfband(taps: usize, beta: f64) -> Vec<f64> {
     h
 }
 
-/// A FIR over a doubled ring buffer, so the newest `len` inputs are always
-/// one contiguous slice.
-#[derive(Clone, Debug)]
-struct FirHistory {
-    buf: Vec<f64>,
-    len: usize,
-    pos: usize,
-}
-
-impl FirHistory {
-    fn new(len: usize) -> FirHistory {
-        FirHistory {
-            buf: vec![0.0; 2 * len],
-            len,
-            pos: 0,
-        }
-    }
-
-    #[inline]
-    fn push(&mut self, x: f64) {
-        self.pos = if self.pos == 0 {
-            self.len - 1
-        } else {
-            self.pos - 1
-        };
-        self.buf[self.pos] = x;
-        self.buf[self.pos + self.len] = x;
-    }
-
-    /// Σ h[j]·x[n − j], newest first.
-    #[inline]
-    fn dot(&self, h: &[f64]) -> f64 {
-        let s = &self.buf[self.pos..self.pos + self.len];
-        h.iter().zip(s).map(|(a, b)| a * b).sum()
-    }
-
-    fn clear(&mut self) {
-        self.buf.iter_mut().for_each(|v| *v = 0.0);
-    }
-}
-
 /// 2× interpolator: polyphase half-band, both phases from the base-rate history.
 #[derive(Clone, Debug)]
 struct Up2 {
     even: Vec<f64>,
     odd: Vec<f64>,
-    hist: FirHistory,
+    hist: Delay,
 }
 
 impl Up2 {
@@ -361,7 +321,7 @@ impl Up2 {
         let mut odd: Vec<f64> = h.iter().skip(1).step_by(2).map(|v| 2.0 * v).collect();
         odd.resize(even.len(), 0.0);
         Up2 {
-            hist: FirHistory::new(even.len()),
+            hist: Delay::new(even.len()),
             even,
             odd,
         }
@@ -370,7 +330,8 @@ impl Up2 {
     #[inline]
     fn push(&mut self, x: f64) -> [f64; 2] {
         self.hist.push(x);
-        [self.hist.dot(&self.even), self.hist.dot(&self.odd)]
+        let w = self.hist.window();
+        [dot(&self.even, w), dot(&self.odd, w)]
     }
 }
 
@@ -378,14 +339,14 @@ impl Up2 {
 #[derive(Clone, Debug)]
 struct Down2 {
     h: Vec<f64>,
-    hist: FirHistory,
+    hist: Delay,
 }
 
 impl Down2 {
     fn new(h: &[f64]) -> Down2 {
         Down2 {
             h: h.to_vec(),
-            hist: FirHistory::new(h.len()),
+            hist: Delay::new(h.len()),
         }
     }
 
@@ -394,7 +355,7 @@ impl Down2 {
     #[inline]
     fn push(&mut self, x: [f64; 2]) -> f64 {
         self.hist.push(x[0]);
-        let y = self.hist.dot(&self.h);
+        let y = dot(&self.h, self.hist.window());
         self.hist.push(x[1]);
         y
     }
