@@ -49,11 +49,11 @@ def main():
 
     print("\n### 1. Host overhead (one 128-frame block)\n")
     print("Hand loop: the faster of in place and ping-pong in this run.\n")
-    print("| N | hand loop | direct calls | engine (default) | engine, meters every block | engine, no meters | hand ns/node | engine ns/node | engine / hand | meters every block / hand | no meters / hand | direct / hand |")
+    print("| N | hand loop | direct calls | engine (default) | engine, all watched | engine, all watched, every 4th block | hand ns/node | engine ns/node | engine / hand | all watched / hand | every 4th / hand | direct / hand |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in ["1", "10", "100", "1000"]:
         hands = [x for x in (g("host_overhead", "hand_inplace", n), g("host_overhead", "hand_pingpong", n)) if x]
-        d, e, e1, e0 = (g("host_overhead", b, n) for b in ("direct", "engine", "engine_meter1", "engine_nometer"))
+        d, e, e1, e0 = (g("host_overhead", b, n) for b in ("direct", "engine", "engine_watched", "engine_watched4"))
         if not hands:
             continue
         h = min(hands)

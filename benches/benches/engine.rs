@@ -42,31 +42,34 @@ mod host_overhead {
 
     const N: [usize; 4] = [1, 10, 100, 1000];
 
-    fn run_engine(b: Bencher, n: usize, meter_every: u32) {
+    fn run_engine(b: Bencher, n: usize, meter_every: u32, watch_all: bool) {
         let mut engine = engine_for(&gain_chain_patch(n), config(meter_every));
+        engine.meters().watch_all(watch_all);
         let mut core = running_core(&mut engine);
         b.bench_local(|| core.run_block(BLOCK, &[], 0));
         black_box(core.device_out(0, BLOCK)[0]);
     }
 
-    /// The engine as `ohmpatch play`, `render` and the editor run it
-    /// (`EngineConfig::default()`: each port metered every 4th block, a
-    /// quarter of the ports each block).
+    /// The engine as `ohmpatch play` and `render` run it
+    /// (`EngineConfig::default()`, no port meter read, so none measured;
+    /// every port's first sample still checked for faults).
     #[divan::bench(args = N)]
     fn engine(b: Bencher, n: usize) {
-        run_engine(b, n, EngineConfig::default().meter_every);
+        run_engine(b, n, EngineConfig::default().meter_every, false);
     }
 
-    /// The engine with every port metered on every block.
+    /// The engine with every port's meter read, as in the editor with every
+    /// wire on screen: each port metered on every block.
     #[divan::bench(args = N)]
-    fn engine_meter1(b: Bencher, n: usize) {
-        run_engine(b, n, 1);
+    fn engine_watched(b: Bencher, n: usize) {
+        run_engine(b, n, EngineConfig::default().meter_every, true);
     }
 
-    /// The engine with metering off: the host alone.
+    /// Every port watched, each metered every 4th block (a quarter of
+    /// them each block): what a lighter metering setting would cost.
     #[divan::bench(args = N)]
-    fn engine_nometer(b: Bencher, n: usize) {
-        run_engine(b, n, u32::MAX);
+    fn engine_watched4(b: Bencher, n: usize) {
+        run_engine(b, n, 4, true);
     }
 
     /// The same processors, called in order on two ping-pong buffers: what
@@ -81,25 +84,25 @@ mod host_overhead {
         let mut procs = build_processors(&ids, &patch);
         let (src, rest) = procs.split_first_mut().expect("source");
         let (sink, gains) = rest.split_last_mut().expect("sink");
-        let mut bufs = [[0.0f32; BLOCK]; 2];
-        let mut o = [0.0f32; BLOCK];
+        let mut bufs = [Aligned::ZERO; 2];
+        let mut o = Aligned::ZERO;
         let cx = ctx();
         b.bench_local(|| {
-            src.process(&cx, &[], &mut [&mut bufs[0]]);
+            src.process(&cx, &[], &mut [&mut bufs[0].0]);
             let mut cur = 0;
             for g in gains.iter_mut() {
                 let (l, r) = bufs.split_at_mut(1);
                 let (i, o) = if cur == 0 {
-                    (&l[0], &mut r[0])
+                    (&l[0].0, &mut r[0].0)
                 } else {
-                    (&r[0], &mut l[0])
+                    (&r[0].0, &mut l[0].0)
                 };
                 g.process(&cx, &[i], &mut [o]);
                 cur ^= 1;
             }
-            sink.process(&cx, &[&bufs[cur]], &mut [&mut o]);
+            sink.process(&cx, &[&bufs[cur].0], &mut [&mut o.0]);
         });
-        black_box(o[0]);
+        black_box(o.0[0]);
     }
 
     /// One hand-written loop: the noise, N multiplies in place, and the
@@ -111,21 +114,21 @@ mod host_overhead {
         let mut sink = build_processors(&["out"], &patch).pop().expect("sink");
         let gains: Vec<f32> = (0..n).map(chain_gain).collect();
         let mut noise = WhiteNoise::new(1, NOISE_LEVEL);
-        let mut a = [0.0f32; BLOCK];
-        let mut o = [0.0f32; BLOCK];
+        let mut a = Aligned::ZERO;
+        let mut o = Aligned::ZERO;
         let cx = ctx();
         b.bench_local(|| {
-            for x in a.iter_mut() {
+            for x in a.0.iter_mut() {
                 *x = noise.tick();
             }
             for &g in black_box(&gains[..]) {
-                for x in a.iter_mut() {
+                for x in a.0.iter_mut() {
                     *x *= g;
                 }
             }
-            sink.process(&cx, &[&a], &mut [&mut o]);
+            sink.process(&cx, &[&a.0], &mut [&mut o.0]);
         });
-        black_box(o[0]);
+        black_box(o.0[0]);
     }
 
     /// The same, each multiply from one buffer into the other (as the
@@ -136,29 +139,29 @@ mod host_overhead {
         let mut sink = build_processors(&["out"], &patch).pop().expect("sink");
         let gains: Vec<f32> = (0..n).map(chain_gain).collect();
         let mut noise = WhiteNoise::new(1, NOISE_LEVEL);
-        let mut bufs = [[0.0f32; BLOCK]; 2];
-        let mut o = [0.0f32; BLOCK];
+        let mut bufs = [Aligned::ZERO; 2];
+        let mut o = Aligned::ZERO;
         let cx = ctx();
         b.bench_local(|| {
-            for x in bufs[0].iter_mut() {
+            for x in bufs[0].0.iter_mut() {
                 *x = noise.tick();
             }
             let mut cur = 0;
             for &g in black_box(&gains[..]) {
                 let (l, r) = bufs.split_at_mut(1);
                 let (i, o) = if cur == 0 {
-                    (&l[0], &mut r[0])
+                    (&l[0].0, &mut r[0].0)
                 } else {
-                    (&r[0], &mut l[0])
+                    (&r[0].0, &mut l[0].0)
                 };
                 for (o, x) in o.iter_mut().zip(i.iter()) {
                     *o = *x * g;
                 }
                 cur ^= 1;
             }
-            sink.process(&cx, &[&bufs[cur]], &mut [&mut o]);
+            sink.process(&cx, &[&bufs[cur].0], &mut [&mut o.0]);
         });
-        black_box(o[0]);
+        black_box(o.0[0]);
     }
 }
 

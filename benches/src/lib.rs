@@ -19,6 +19,17 @@ use std::sync::Arc;
 
 /// Frames per block in every block-based measurement.
 pub const BLOCK: usize = 128;
+
+/// One block of samples on a cache-line boundary, as the engine's buffers
+/// are: the hand-written baselines use these so their speed does not depend
+/// on where the stack happens to put an array.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+pub struct Aligned(pub [f32; BLOCK]);
+
+impl Aligned {
+    pub const ZERO: Aligned = Aligned([0.0; BLOCK]);
+}
 pub const SAMPLE_RATE: f64 = 48_000.0;
 /// Cut-off of the low-pass in the effect chain.
 pub const LOWPASS_HZ: f64 = 2_000.0;

@@ -320,7 +320,6 @@ fn config(choice: &DeviceChoice, patch_dir: Option<PathBuf>) -> EngineConfig {
         sample_rate: f64::from(choice.sample_rate),
         patch_dir,
         channel_map: ChannelMap::Param,
-        meter_every: 4,
         ..EngineConfig::default()
     }
 }

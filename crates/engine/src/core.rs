@@ -6,6 +6,7 @@ use crate::impedance::LoadingState;
 use crate::meters::{Meters, Stats};
 use crate::node::{MAX_BLOCK, MAX_PORTS, ProcessContext, Processor};
 use crossbeam_channel::{Receiver, Sender};
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -26,6 +27,85 @@ pub(crate) struct RtStep {
     pub in_len: u32,
     pub out_start: u32,
     pub out_len: u32,
+}
+
+impl RtStep {
+    pub(crate) fn new(
+        slot: u32,
+        kind: RtStepKind,
+        (in_start, in_len): (u32, u32),
+        (out_start, out_len): (u32, u32),
+    ) -> RtStep {
+        RtStep {
+            slot,
+            kind,
+            in_start,
+            in_len,
+            out_start,
+            out_len,
+        }
+    }
+}
+
+/// A step as the settled path runs it: where its blocks are and which
+/// processor runs, resolved once instead of looked up on every block. One
+/// cache line a step, read in order.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct Bound {
+    /// The processor in the step's slot; set on the audio thread when the
+    /// plan is installed (`Core::bind`), the only time slots change.
+    proc_: Option<NonNull<dyn Processor>>,
+    /// Each input's whole block (the shared silence when unconnected), laid
+    /// out as the `[&[f32]; 2]` a processor is handed: a full-length block
+    /// passes these as they are, with no slices built on the stack.
+    ins: [*const [f32]; 2],
+    /// Start of each output's block (a spare block for an unused slot).
+    outs: [*mut f32; 2],
+    n_in: u8,
+    n_out: u8,
+    /// The step can take the settled path (`Plan::prepare`): at most two
+    /// ports a side, every input unconnected, a device input or one wire at
+    /// unity, every output unloaded. Once no wire or loading is ramping its
+    /// blocks are known in advance and nothing needs mixing or scaling.
+    direct: bool,
+    /// Bit k: output k is metered (someone reads its meter). Refreshed on
+    /// the audio thread when a meter starts being read and at each epoch.
+    watch: u8,
+    /// The step's slot and first output, copied so the settled path reads
+    /// this line alone.
+    slot: u32,
+    out_start: u32,
+}
+
+// SAFETY: the pointers lead into the plan's own buffers (a heap block that
+// moves with the plan and is never resized), the static silence, and the
+// boxed processors of the core the plan is installed in; they are set and
+// followed on the audio thread only, while that core owns the plan.
+unsafe impl Send for Bound {}
+
+impl Bound {
+    const EMPTY: Bound = Bound {
+        proc_: None,
+        ins: [std::ptr::slice_from_raw_parts(std::ptr::null(), 0); 2],
+        outs: [std::ptr::null_mut(); 2],
+        n_in: 0,
+        n_out: 0,
+        direct: false,
+        watch: 0,
+        slot: NONE,
+        out_start: 0,
+    };
+}
+
+/// One block of samples, on a cache line of its own so a block's loads
+/// never straddle two lines.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct Block(pub [f32; MAX_BLOCK]);
+
+impl Block {
+    pub(crate) const ZERO: Block = Block([0.0; MAX_BLOCK]);
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -78,7 +158,7 @@ pub struct Plan {
     pub(crate) inputs: Vec<RtInput>,
     pub(crate) wires: Vec<RtWire>,
     pub(crate) outputs: Vec<RtOutput>,
-    pub(crate) buffers: Vec<f32>,
+    pub(crate) buffers: Vec<Block>,
     pub(crate) edges: Vec<EdgeGain>,
     pub(crate) edge_inherit: Vec<u32>,
     pub(crate) loadings: Vec<LoadingState>,
@@ -95,6 +175,11 @@ pub struct Plan {
     pub(crate) fade_frames: f32,
     /// Meter indices to clear when this plan starts (slots reused).
     pub(crate) clear_meters: Vec<u32>,
+    /// Per step, how the settled path runs it.
+    pub(crate) bound: Vec<Bound>,
+    /// No wire and no loading is ramping: steps marked `direct` may take
+    /// the settled path. False when a plan arrives, until its fades end.
+    pub(crate) settled: bool,
 }
 
 impl Plan {
@@ -105,7 +190,7 @@ impl Plan {
             inputs: Vec::new(),
             wires: Vec::new(),
             outputs: Vec::new(),
-            buffers: vec![0.0; MAX_BLOCK],
+            buffers: vec![Block::ZERO],
             edges: Vec::new(),
             edge_inherit: Vec::new(),
             loadings: Vec::new(),
@@ -117,7 +202,76 @@ impl Plan {
             trash: Vec::new(),
             fade_frames: 240.0,
             clear_meters: Vec::new(),
+            bound: Vec::new(),
+            settled: false,
         }
+    }
+
+    /// Work out which steps can take the settled path and where their
+    /// buffers are. Called on the control thread once the plan is built.
+    pub(crate) fn prepare(&mut self) {
+        // Two blocks nobody reads: the settled path points a step's unused
+        // output slots at them, so it can build both slices without a branch.
+        let spare = self.buffers.len() as u32;
+        self.buffers.extend([Block::ZERO; 2]);
+        let base = self.buffers.as_mut_ptr();
+        let nbuf = self.buffers.len();
+        let at = |b: u32| -> *mut f32 {
+            assert!((b as usize) < nbuf, "buffer {b} of {nbuf}");
+            // SAFETY: in bounds, checked above.
+            unsafe { base.add(b as usize).cast::<f32>() }
+        };
+        self.bound = vec![Bound::EMPTY; self.steps.len()];
+        for (i, step) in self.steps.iter().enumerate() {
+            let mut direct =
+                step.kind == RtStepKind::Process && step.in_len <= 2 && step.out_len <= 2;
+            let whole = |p: *const f32| std::ptr::slice_from_raw_parts(p, MAX_BLOCK);
+            let mut ins = [whole(ZEROS.as_ptr()); 2];
+            for (k, slot) in ins.iter_mut().enumerate().take(step.in_len.min(2) as usize) {
+                match self.inputs[step.in_start as usize + k] {
+                    RtInput::Zero => {}
+                    RtInput::Device { buffer } => *slot = whole(at(buffer)),
+                    RtInput::Sum { start, len: 1, .. } => {
+                        let w = self.wires[start as usize];
+                        direct &= self.edges[w.edge as usize].target == 1.0;
+                        *slot = whole(at(w.src));
+                    }
+                    RtInput::Sum { .. } => direct = false,
+                }
+            }
+            let mut outs = [at(spare), at(spare + 1)];
+            for (k, slot) in outs
+                .iter_mut()
+                .enumerate()
+                .take(step.out_len.min(2) as usize)
+            {
+                let o = self.outputs[step.out_start as usize + k];
+                direct &= self
+                    .loadings
+                    .get(o.loading as usize)
+                    .is_none_or(LoadingState::settles_to_unity);
+                *slot = at(o.buffer);
+            }
+            self.bound[i] = Bound {
+                proc_: None,
+                ins,
+                outs,
+                n_in: step.in_len.min(2) as u8,
+                n_out: step.out_len.min(2) as u8,
+                direct,
+                watch: 0,
+                slot: step.slot,
+                out_start: step.out_start,
+            };
+        }
+    }
+
+    /// Whether every wire gain and loading has reached its target.
+    fn fades_done(&self) -> bool {
+        self.edges
+            .iter()
+            .all(|e| e.step == 0.0 && e.gain == e.target)
+            && self.loadings.iter().all(LoadingState::is_settled)
     }
 
     pub fn generation(&self) -> u64 {
@@ -157,6 +311,14 @@ pub struct Core {
     pub(crate) time: u64,
     pub(crate) meter_every: u32,
     pub(crate) block_count: u64,
+    /// Frames per meter-watch epoch (`Meters::watched`), and frames left
+    /// in this one.
+    pub(crate) watch_frames: u64,
+    pub(crate) epoch_left: u64,
+    /// Which watched port is metered next (counts down from `meter_every`).
+    pub(crate) meter_phase: u32,
+    /// The RMS meters' one-pole coefficient for a block of this many frames.
+    pub(crate) meter_coeff: (usize, f32),
 }
 
 /// Slices of one flat buffer store, handed out by index.
@@ -165,9 +327,81 @@ pub struct Core {
 /// also one of its inputs, and every index is below the buffer count, so the
 /// shared and mutable slices made from the same base pointer never overlap.
 #[inline]
-unsafe fn buf<'a>(base: *mut f32, index: u32, frames: usize) -> &'a mut [f32] {
+unsafe fn buf<'a>(base: *mut Block, index: u32, frames: usize) -> &'a mut [f32] {
     // SAFETY: see the function's contract.
-    unsafe { std::slice::from_raw_parts_mut(base.add(index as usize * MAX_BLOCK), frames) }
+    unsafe { std::slice::from_raw_parts_mut(base.add(index as usize).cast::<f32>(), frames) }
+}
+
+/// Unwatched ports are checked for non-finite output on one block in this
+/// many (11 ms at 128 frames, 48 kHz).
+const FAULT_CHECK_EVERY: u64 = 4;
+
+/// The metering of one block's output ports.
+struct MeterPass<'a> {
+    /// This block checks unwatched ports for faults.
+    check: bool,
+    countdown: u32,
+    every: u32,
+    coeff: f32,
+    rms_state: &'a mut [f32],
+    meters: &'a Meters,
+    stats: &'a Stats,
+}
+
+impl MeterPass<'_> {
+    /// After a node wrote output `o`: meter it if watched (every `every`th
+    /// watched port), and on fault-check blocks notice a node whose output
+    /// went non-finite. An unwatched port only has its first sample
+    /// checked, every `FAULT_CHECK_EVERY` blocks: a blown-up filter or
+    /// runaway loop stays non-finite, so that finds it within a few blocks
+    /// for the price of one compare.
+    #[inline(always)]
+    fn port(&mut self, o: &[f32], watched: bool, meter: u32, slot: u32) {
+        if watched && meter != NONE {
+            if self.countdown == 0 {
+                self.countdown = self.every - 1;
+                self.measure(o, meter, slot);
+                return;
+            }
+            self.countdown -= 1;
+        }
+        // The first sample, not the last: the node has just written the
+        // block with vector stores, and a load from the start of the last
+        // one is forwarded from the store buffer at once, where a load from
+        // inside it waits for the store to land.
+        if self.check && o.first().is_some_and(|v| !v.is_finite()) {
+            self.fault(slot);
+        }
+    }
+
+    #[inline(never)]
+    fn measure(&mut self, o: &[f32], meter: u32, slot: u32) {
+        let (peak, ms) = peak_and_ms(o);
+        if !peak.is_finite() {
+            self.fault(slot);
+        }
+        let Some(state) = self.rms_state.get_mut(meter as usize) else {
+            return;
+        };
+        if state.is_nan() {
+            // Not measured until now (`Core::refresh_watch`): start from
+            // this block, not from zero or from what it read a while ago.
+            *state = ms;
+        } else {
+            *state += self.coeff * (ms - *state);
+        }
+        if !state.is_finite() {
+            *state = 0.0;
+        }
+        self.meters.update(meter as usize, peak, state.sqrt());
+    }
+
+    #[cold]
+    fn fault(&self, slot: u32) {
+        self.stats
+            .faulty_slot
+            .store(u64::from(slot) + 1, Ordering::Relaxed);
+    }
 }
 
 impl Core {
@@ -229,21 +463,18 @@ impl Core {
         for &m in &plan.clear_meters {
             self.meters.clear(m as usize);
             if let Some(r) = self.rms_state.get_mut(m as usize) {
-                *r = 0.0;
+                *r = f32::NAN;
             }
         }
         // Running state carries over from the plan being replaced.
         let fade = plan.fade_frames.max(1.0);
         for i in 0..plan.edges.len() {
             let from = plan.edge_inherit[i];
+            let e = &mut plan.edges[i];
             if let Some(old) = self.plan.edges.get(from as usize) {
-                let e = &mut plan.edges[i];
                 e.gain = old.gain;
-                e.step = (e.target - e.gain) / fade;
-            } else if from == NONE {
-                let e = &mut plan.edges[i];
-                e.step = (e.target - e.gain) / fade;
             }
+            e.step = (e.target - e.gain) / fade;
         }
         for i in 0..plan.loadings.len() {
             let from = plan.loading_inherit[i];
@@ -251,8 +482,11 @@ impl Core {
                 plan.loadings[i].inherit(old, f64::from(fade));
             }
         }
+        plan.settled = false;
         let mut old = std::mem::replace(&mut self.plan, plan);
         std::mem::swap(&mut old.trash, &mut self.plan.trash);
+        self.bind();
+        self.refresh_watch();
         self.stats
             .generation
             .store(self.plan.generation, Ordering::Relaxed);
@@ -278,23 +512,42 @@ impl Core {
         let _ftz = FlushDenormals::enable();
         let frames = frames.min(MAX_BLOCK);
         self.receive();
+        if self.meters.take_changed() {
+            self.refresh_watch();
+        }
         let ctx = ProcessContext {
             sample_rate: self.sample_rate,
             frames,
             time: self.time,
         };
-        // Each metered port is measured once every `meter_every` blocks, and
-        // the ports take turns (port j on the blocks where j ≡ block (mod
-        // meter_every)), so the metering cost is spread evenly over blocks
-        // instead of landing on one block in `meter_every`.
-        let meter_every = u64::from(self.meter_every.max(1));
-        let mut meter_countdown = self.block_count % meter_every;
-        let meter_coeff = 1.0
-            - (-(frames as f64 * f64::from(self.meter_every.max(1))) / (0.3 * self.sample_rate))
-                .exp() as f32;
+        // A watched port is measured once every `meter_every` blocks, and
+        // the ports take turns (a countdown over the watched ports), so the
+        // metering cost is spread evenly over blocks instead of landing on
+        // one block in `meter_every`.
+        let meter_every = self.meter_every.max(1);
+        let check = self.block_count.is_multiple_of(FAULT_CHECK_EVERY);
+        if self.meter_coeff.0 != frames {
+            let tau = 0.3 * self.sample_rate;
+            let c = 1.0 - (-(frames as f64 * f64::from(meter_every)) / tau).exp();
+            self.meter_coeff = (frames, c as f32);
+        }
+        self.meter_phase = if self.meter_phase == 0 {
+            meter_every - 1
+        } else {
+            self.meter_phase - 1
+        };
+        let mut meter = MeterPass {
+            check,
+            countdown: self.meter_phase.min(meter_every - 1),
+            every: meter_every,
+            coeff: self.meter_coeff.1,
+            rms_state: &mut self.rms_state,
+            meters: &self.meters,
+            stats: &self.stats,
+        };
         let plan = &mut *self.plan;
         let base = plan.buffers.as_mut_ptr();
-        let nbuf = plan.buffers.len() / MAX_BLOCK;
+        let nbuf = plan.buffers.len();
 
         for &(b, ch) in &plan.device_ins {
             if b as usize >= nbuf {
@@ -315,13 +568,14 @@ impl Core {
         }
 
         let zero: &[f32] = &ZEROS[..frames];
+        let settled = plan.settled;
         // The body of one step, for a given size of the port arrays: most
         // nodes have one or two ports a side, and gathering their slices
         // into 2-slot arrays instead of `MAX_PORTS`-slot ones saves the
         // stores that would clear the unused slots, on every step of every
         // block.
         macro_rules! run_step {
-            ($step:expr, $ports:expr) => {{
+            ($watch:expr, $step:expr, $ports:expr) => {{
                 let step = $step;
                 let mut ins: [&[f32]; $ports] = [zero; $ports];
                 let n_in = (step.in_len as usize).min($ports);
@@ -375,6 +629,7 @@ impl Core {
                         continue;
                     }
                 }
+                let watch = $watch;
                 for (k, o) in outs.iter_mut().enumerate().take(n_out) {
                     let spec = plan.outputs[step.out_start as usize + k];
                     if let Some(l) = plan.loadings.get_mut(spec.loading as usize)
@@ -382,50 +637,151 @@ impl Core {
                     {
                         l.apply(o);
                     }
-                    if spec.meter == NONE {
-                        continue;
-                    }
-                    if meter_countdown > 0 {
-                        meter_countdown -= 1;
-                        continue;
-                    }
-                    meter_countdown = meter_every - 1;
-                    let (peak, ms) = peak_and_ms(o);
-                    if !peak.is_finite() {
-                        self.stats
-                            .faulty_slot
-                            .store(u64::from(step.slot) + 1, Ordering::Relaxed);
-                    }
-                    let state = &mut self.rms_state[spec.meter as usize];
-                    *state += meter_coeff * (ms - *state);
-                    if !state.is_finite() {
-                        *state = 0.0;
-                    }
-                    self.meters.update(spec.meter as usize, peak, state.sqrt());
+                    meter.port(o, watch & (1 << k) != 0, spec.meter, step.slot);
                 }
             }};
         }
-        for step in &plan.steps {
-            if step.in_len <= 2 && step.out_len <= 2 {
-                run_step!(step, 2);
+        for i in 0..plan.steps.len() {
+            if plan.bound[i].direct && settled {
+                let bd = &plan.bound[i];
+                // The settled path: blocks and processor resolved in
+                // advance, nothing to mix, load or look up. A full block
+                // hands the processor the input slices stored in the plan
+                // (fewer stores per step: a chain of cheap nodes is bound by
+                // stores, not arithmetic).
+                let n_in = bd.n_in as usize;
+                let n_out = bd.n_out as usize;
+                let part: [&[f32]; 2];
+                let ins: &[&[f32]; 2] = if frames == MAX_BLOCK {
+                    // SAFETY: `Plan::prepare` pointed these at whole blocks
+                    // of this plan (or the static silence); an input is never
+                    // one of the same step's outputs. Slice pointers and
+                    // slice references are laid out alike (address, length).
+                    unsafe { &*(&raw const bd.ins).cast::<[&[f32]; 2]>() }
+                } else {
+                    // SAFETY: as above, the first `frames` of each block.
+                    part = unsafe {
+                        [
+                            std::slice::from_raw_parts(bd.ins[0].cast::<f32>(), frames),
+                            std::slice::from_raw_parts(bd.ins[1].cast::<f32>(), frames),
+                        ]
+                    };
+                    &part
+                };
+                // SAFETY: blocks of this plan, distinct from each other and
+                // from the inputs; an unused slot points at a spare block of
+                // its own that nothing else touches.
+                let mut outs: [&mut [f32]; 2] = unsafe {
+                    [
+                        std::slice::from_raw_parts_mut(bd.outs[0], frames),
+                        std::slice::from_raw_parts_mut(bd.outs[1], frames),
+                    ]
+                };
+                let Some(mut proc_) = bd.proc_ else {
+                    for o in outs.iter_mut().take(n_out) {
+                        o.fill(0.0);
+                    }
+                    continue;
+                };
+                // SAFETY: `Core::bind` took this from a slot of this core
+                // when the plan was installed; slots change only then, and
+                // no other reference to the processor is alive here.
+                unsafe { proc_.as_mut() }.process(&ctx, &ins[..n_in], &mut outs[..n_out]);
+                if bd.watch == 0 && !check {
+                    continue;
+                }
+                for (k, o) in outs.iter().enumerate().take(n_out) {
+                    let watched = bd.watch & (1 << k) != 0;
+                    let m = if watched {
+                        plan.outputs[bd.out_start as usize + k].meter
+                    } else {
+                        NONE
+                    };
+                    meter.port(o, watched, m, bd.slot);
+                }
             } else {
-                run_step!(step, MAX_PORTS);
+                let watch = plan.bound[i].watch;
+                let step = &plan.steps[i];
+                if step.in_len <= 2 && step.out_len <= 2 {
+                    run_step!(watch, step, 2);
+                } else {
+                    run_step!(watch, step, MAX_PORTS);
+                }
             }
+        }
+        if !plan.settled {
+            plan.settled = plan.fades_done();
         }
         self.time += frames as u64;
         self.block_count += 1;
         self.stats
             .frames
             .fetch_add(frames as u64, Ordering::Relaxed);
+        // A new epoch every `watch_frames`: meters not read for a while
+        // stop being measured.
+        self.epoch_left = self.epoch_left.saturating_sub(frames as u64);
+        if self.epoch_left == 0 {
+            self.epoch_left = self.watch_frames.max(1);
+            self.meters.next_epoch();
+            self.refresh_watch();
+        }
+    }
+
+    /// Point the plan's steps at the processors in their slots. Called on
+    /// the audio thread when a plan is installed, after its processors
+    /// moved in: the only time slots change.
+    fn bind(&mut self) {
+        let plan = &mut *self.plan;
+        for (b, step) in plan.bound.iter_mut().zip(&plan.steps) {
+            b.proc_ = self
+                .slots
+                .get_mut(step.slot as usize)
+                .and_then(|s| s.as_deref_mut())
+                .map(NonNull::from);
+        }
+    }
+
+    /// Recompute which output ports are metered: those whose meter was read
+    /// lately (or all, when asked). A few loads per port, when a plan
+    /// arrives, when a meter is first read in an epoch and once an epoch.
+    fn refresh_watch(&mut self) {
+        let plan = &mut *self.plan;
+        let epoch = self.meters.epoch();
+        let all = self.meters.watching_all();
+        for (i, step) in plan.steps.iter().enumerate() {
+            let mut mask = 0u8;
+            let n_out = (step.out_len as usize).min(u8::BITS as usize);
+            for k in 0..n_out {
+                let m = plan.outputs[step.out_start as usize + k].meter;
+                if m != NONE && (all || self.meters.watched(m as usize, epoch)) {
+                    mask |= 1 << k;
+                }
+            }
+            let Some(b) = plan.bound.get_mut(i) else {
+                continue;
+            };
+            // A port that stops being metered forgets its RMS, so when it
+            // comes back into view it starts from what it carries then.
+            let gone = b.watch & !mask;
+            b.watch = mask;
+            for k in 0..n_out {
+                if gone & (1 << k) != 0 {
+                    let m = plan.outputs[step.out_start as usize + k].meter;
+                    if let Some(r) = self.rms_state.get_mut(m as usize) {
+                        *r = f32::NAN;
+                    }
+                }
+            }
+        }
     }
 
     /// The samples of device output `i` from the last block.
     pub fn device_out(&self, i: usize, frames: usize) -> &[f32] {
         match self.plan.device_outs.get(i) {
-            Some(&(b, _)) => {
-                let start = b as usize * MAX_BLOCK;
-                &self.plan.buffers[start..start + frames.min(MAX_BLOCK)]
-            }
+            Some(&(b, _)) => match self.plan.buffers.get(b as usize) {
+                Some(block) => &block.0[..frames.min(MAX_BLOCK)],
+                None => &ZEROS[..frames.min(MAX_BLOCK)],
+            },
             None => &ZEROS[..frames.min(MAX_BLOCK)],
         }
     }
@@ -466,8 +822,10 @@ impl Core {
                 if ch >= channels {
                     continue;
                 }
-                let start = b as usize * MAX_BLOCK;
-                let src = &self.plan.buffers[start..start + frames];
+                let Some(block) = self.plan.buffers.get(b as usize) else {
+                    continue;
+                };
+                let src = &block.0[..frames];
                 for (f, &s) in src.iter().enumerate() {
                     let v = if s.is_finite() {
                         s

@@ -7,7 +7,8 @@
 
 use crate::compile::{CompileError, InputSrc, Schedule, StepKind, compile};
 use crate::core::{
-    Core, EdgeGain, FromCore, NONE, Plan, RtInput, RtOutput, RtStep, RtStepKind, RtWire, ToCore,
+    Block, Core, EdgeGain, FromCore, NONE, Plan, RtInput, RtOutput, RtStep, RtStepKind, RtWire,
+    ToCore,
 };
 use crate::impedance::LoadingState;
 use crate::meters::{MeterReading, Meters, Stats};
@@ -46,11 +47,10 @@ pub struct EngineConfig {
     pub fade_ms: f64,
     pub max_nodes: usize,
     pub channel_map: ChannelMap,
-    /// Measure each output port's meter every this many blocks (1 = every
-    /// block); the ports take turns, so each block meters 1/`meter_every` of
-    /// them. Metering a port costs about as much as a trivial gain stage, so
-    /// the default (4: each meter refreshed ~94 times a second at 128 frames,
-    /// 48 kHz) keeps it a small part of a block.
+    /// Measure each watched output port's meter every this many blocks
+    /// (1 = every block, so no peak is missed); the ports take turns, so
+    /// each block meters 1/`meter_every` of them. Only ports whose meters
+    /// are read are measured at all (`Meters`).
     pub meter_every: u32,
 }
 
@@ -64,7 +64,7 @@ impl Default for EngineConfig {
             fade_ms: 5.0,
             max_nodes: 10_000,
             channel_map: ChannelMap::IdOrder,
-            meter_every: 4,
+            meter_every: 1,
         }
     }
 }
@@ -175,11 +175,15 @@ impl Engine {
             backlog: Vec::with_capacity(RETURN_CAPACITY),
             meters: meters.clone(),
             stats: stats.clone(),
-            rms_state: vec![0.0; capacity * MAX_PORTS],
+            rms_state: vec![f32::NAN; capacity * MAX_PORTS],
             sample_rate: config.sample_rate,
             time: 0,
             meter_every: config.meter_every.max(1),
             block_count: 0,
+            watch_frames: watch_frames(config.sample_rate),
+            epoch_left: 0,
+            meter_phase: 0,
+            meter_coeff: (0, 0.0),
         };
         Engine {
             registry,
@@ -313,11 +317,15 @@ impl Engine {
             backlog: Vec::with_capacity(RETURN_CAPACITY),
             meters: self.meters.clone(),
             stats: self.stats.clone(),
-            rms_state: vec![0.0; capacity * MAX_PORTS],
+            rms_state: vec![f32::NAN; capacity * MAX_PORTS],
             sample_rate: self.config.sample_rate,
             time: self.stats.frames.load(Ordering::Relaxed),
             meter_every: self.config.meter_every.max(1),
             block_count: 0,
+            watch_frames: watch_frames(self.config.sample_rate),
+            epoch_left: 0,
+            meter_phase: 0,
+            meter_coeff: (0, 0.0),
         });
         self.to_core = to_core;
         self.from_core = from_core;
@@ -643,7 +651,7 @@ impl Engine {
         let mut plan = Plan::empty();
         plan.generation = self.generation;
         plan.fade_frames = (self.config.fade_ms * self.config.sample_rate / 1000.0).max(1.0) as f32;
-        plan.buffers = vec![0.0; s.buffer_count.max(1) * MAX_BLOCK];
+        plan.buffers = vec![Block::ZERO; s.buffer_count.max(1)];
 
         let mut edge_keys = HashMap::with_capacity(s.wires.len());
         for (i, w) in s.wires.iter().enumerate() {
@@ -707,18 +715,16 @@ impl Engine {
                     meter,
                 });
             }
-            plan.steps.push(RtStep {
+            plan.steps.push(RtStep::new(
                 slot,
-                kind: match step.kind {
+                match step.kind {
                     StepKind::Process => RtStepKind::Process,
                     StepKind::FeedbackRead => RtStepKind::FeedbackRead,
                     StepKind::FeedbackWrite => RtStepKind::FeedbackWrite,
                 },
-                in_start,
-                in_len: step.inputs.len() as u32,
-                out_start,
-                out_len: step.outputs.len() as u32,
-            });
+                (in_start, step.inputs.len() as u32),
+                (out_start, step.outputs.len() as u32),
+            ));
         }
         for (i, &(n, b)) in s.device_outs.iter().enumerate() {
             let ch = match self.config.channel_map {
@@ -757,6 +763,7 @@ impl Engine {
             }
         }
         plan.trash = Vec::with_capacity(plan.installs.len() + plan.removes.len());
+        plan.prepare();
         self.edge_keys = edge_keys;
         self.loading_keys = loading_keys;
         Box::new(plan)
@@ -871,6 +878,12 @@ impl Engine {
         self.retiring.clear();
         errors
     }
+}
+
+/// A quarter second of frames: the unit in which the audio thread tells
+/// whether a meter was read lately (`Meters::watched`).
+fn watch_frames(sample_rate: f64) -> u64 {
+    (sample_rate * 0.25).max(1.0) as u64
 }
 
 fn channel_param(p: &Params) -> u32 {

@@ -495,6 +495,17 @@ impl LoadingState {
         }
     }
 
+    /// Not ramping: the gain has reached its target.
+    #[inline]
+    pub fn is_settled(&self) -> bool {
+        self.step == 0.0
+    }
+
+    /// A plain wire once any ramp ends: no filter, target gain 1.
+    pub fn settles_to_unity(&self) -> bool {
+        !self.filtered && self.target == 1.0
+    }
+
     #[inline]
     pub fn is_unity(&self) -> bool {
         !self.filtered && self.gain == 1.0 && self.step == 0.0

@@ -2,7 +2,7 @@
 //! locks: per-port meters and engine statistics, as relaxed atomics.
 
 use crate::node::MAX_PORTS;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 #[inline]
 fn load_f32(a: &AtomicU32) -> f32 {
@@ -15,10 +15,33 @@ fn store_f32(a: &AtomicU32, v: f32) {
 }
 
 /// Peak and RMS of every output port, indexed by `slot * MAX_PORTS + port`.
+///
+/// A port is measured only while somebody reads its meter: reading marks it
+/// watched for about a second (`WATCH_EPOCHS` quarter seconds of audio),
+/// and the audio thread meters watched ports only. Measuring a port reads
+/// its whole block again, which for a cheap node costs as much as the node;
+/// `play` and `render` read no port meters and so pay nothing for them,
+/// the editor pays for the wires it shows. Every port's first sample is still
+/// checked for a non-finite value, watched or not (`Stats::faulty_slot`).
 pub struct Meters {
     peak: Vec<AtomicU32>,
     rms: Vec<AtomicU32>,
+    /// The epoch in which each meter was last read.
+    seen: Vec<AtomicU32>,
+    /// Quarter seconds of audio rendered, as the audio thread last said.
+    epoch: AtomicU32,
+    /// Meter every port, read or not.
+    all: AtomicBool,
+    /// A meter started being watched (or `all` changed) since the audio
+    /// thread last looked.
+    changed: AtomicBool,
 }
+
+/// How many epochs (quarter seconds of audio) a read keeps a meter watched.
+const WATCH_EPOCHS: u32 = 4;
+
+/// `seen` of a meter never read: far from every epoch the engine reaches.
+const NEVER: u32 = u32::MAX / 2;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct MeterReading {
@@ -34,7 +57,57 @@ impl Meters {
         Meters {
             peak: (0..n).map(|_| AtomicU32::new(0)).collect(),
             rms: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            seen: (0..n).map(|_| AtomicU32::new(NEVER)).collect(),
+            epoch: AtomicU32::new(0),
+            all: AtomicBool::new(false),
+            changed: AtomicBool::new(false),
         }
+    }
+
+    /// Meter every port whether or not it is read (tools and tests that
+    /// read meters after the fact), or go back to metering read ones only.
+    pub fn watch_all(&self, on: bool) {
+        self.all.store(on, Ordering::Relaxed);
+        self.changed.store(true, Ordering::Relaxed);
+    }
+
+    pub fn watching_all(&self) -> bool {
+        self.all.load(Ordering::Relaxed)
+    }
+
+    /// Mark a meter as wanted without reading it: it is measured from the
+    /// next block on, for about a second.
+    pub fn watch(&self, index: usize) {
+        if let Some(s) = self.seen.get(index) {
+            let e = self.epoch.load(Ordering::Relaxed);
+            // Skip the store when unchanged: no cache line bounced to the
+            // audio thread on every read.
+            if s.load(Ordering::Relaxed) != e {
+                s.store(e, Ordering::Relaxed);
+                self.changed.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether a meter was read within the last `WATCH_EPOCHS` epochs.
+    pub(crate) fn watched(&self, index: usize, epoch: u32) -> bool {
+        self.seen
+            .get(index)
+            .is_some_and(|s| epoch.wrapping_sub(s.load(Ordering::Relaxed)) <= WATCH_EPOCHS)
+    }
+
+    pub(crate) fn epoch(&self) -> u32 {
+        self.epoch.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn next_epoch(&self) {
+        self.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether a meter started being watched since the last call. One
+    /// load per block while nothing changes.
+    pub(crate) fn take_changed(&self) -> bool {
+        self.changed.load(Ordering::Relaxed) && self.changed.swap(false, Ordering::Relaxed)
     }
 
     pub fn index(slot: u32, port: usize) -> usize {
@@ -54,8 +127,9 @@ impl Meters {
         }
     }
 
-    /// Read a meter, resetting its peak hold.
+    /// Read a meter, resetting its peak hold (and keeping it watched).
     pub fn take(&self, index: usize) -> MeterReading {
+        self.watch(index);
         match (self.peak.get(index), self.rms.get(index)) {
             (Some(p), Some(r)) => MeterReading {
                 peak: f32::from_bits(p.swap(0, Ordering::Relaxed)),
@@ -65,8 +139,9 @@ impl Meters {
         }
     }
 
-    /// Read without resetting the peak.
+    /// Read without resetting the peak (and keep it watched).
     pub fn read(&self, index: usize) -> MeterReading {
+        self.watch(index);
         match (self.peak.get(index), self.rms.get(index)) {
             (Some(p), Some(r)) => MeterReading {
                 peak: load_f32(p),

@@ -3,7 +3,7 @@
 
 use crate::desc::*;
 use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
-use ohmpatch_engine::dsp::{Smoother, db_to_gain};
+use ohmpatch_engine::dsp::{Smoother, db_to_gain, scale_into};
 use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor};
 use ohmpatch_patch::{Domain, KindSpec};
 
@@ -78,10 +78,7 @@ impl Processor for GainProc {
             return;
         };
         if self.gain.is_settled() {
-            let g = self.gain.value as f32;
-            for (o, i) in out.iter_mut().zip(inp.iter()) {
-                *o = *i * g;
-            }
+            scale_into(out, inp, self.gain.value as f32);
         } else {
             for (o, i) in out.iter_mut().zip(inp.iter()) {
                 *o = (f64::from(*i) * self.gain.next()) as f32;
