@@ -196,7 +196,24 @@ mod peers {
 
     #[divan::bench]
     fn fx_chain_ohmpatch(b: Bencher) {
-        ohmpatch_block(b, fx_chain_patch());
+        let mut engine = engine_for(&fx_chain_patch(), EngineConfig::default());
+        let mut core = running_core(&mut engine);
+        // `running_core` ran blocks 0..8; the output node scales volts to
+        // full scale (+18 dBu, its default).
+        core.run_block(BLOCK, &[], 0);
+        let scale = 1.0 / ohmpatch_nodes::kinds::output::full_scale_peak_v(18.0) as f32;
+        let n = assert_fx_block(
+            "ohmpatch",
+            core.device_out(0, BLOCK),
+            RUNNING_CORE_BLOCKS + 1,
+            scale,
+        );
+        assert_eq!(
+            n, RUNNING_CORE_BLOCKS,
+            "the source runs from the first block"
+        );
+        b.bench_local(|| core.run_block(BLOCK, &[], 0));
+        black_box(core.device_out(0, BLOCK)[0]);
     }
 
     // ---- fundsp Net -------------------------------------------------------
@@ -290,6 +307,19 @@ mod peers {
             std::f64::consts::FRAC_1_SQRT_2,
             SAMPLE_RATE,
         )))));
+        net.set_sample_rate(SAMPLE_RATE);
+        net.allocate();
+        let mut out = fd::BufferArray::<fd::U1>::new();
+        let mut got = Vec::new();
+        for _ in 0..BLOCK / fd::MAX_BUFFER_SIZE {
+            net.process(
+                fd::MAX_BUFFER_SIZE,
+                &fd::BufferRef::empty(),
+                &mut out.buffer_mut(),
+            );
+            got.extend_from_slice(&out.channel_f32(0)[..fd::MAX_BUFFER_SIZE]);
+        }
+        assert_fx_block("fundsp", &got, 1, 1.0);
         fundsp_block(b, net);
     }
 
@@ -363,9 +393,12 @@ mod peers {
         }
     }
 
-    fn mono_volume(cx: &mut FirewheelContext, gain: f32) -> firewheel::node::NodeID {
+    /// A mono `VolumeNode` of `db` decibels. (Its `from_linear` is a
+    /// perceptual slider value, squared into an amplitude: 4.0 there is
+    /// +24 dB, not +12.)
+    fn mono_volume(cx: &mut FirewheelContext, db: f64) -> firewheel::node::NodeID {
         cx.add_node(
-            VolumeNode::from_linear(gain),
+            VolumeNode::from_decibels(db as f32),
             Some(VolumeNodeConfig {
                 channels: NonZeroChannelCount::MONO,
             }),
@@ -375,9 +408,13 @@ mod peers {
 
     /// Build a firewheel graph: the chain from `build`, its last node into
     /// the graph's mono output; then render one block, `BLOCK` frames.
+    /// Blocks a firewheel graph runs before it is timed.
+    const FIREWHEEL_WARMUP: usize = 64;
+
     fn firewheel_block(
         b: Bencher,
         build: impl FnOnce(&mut FirewheelContext) -> firewheel::node::NodeID,
+        check: impl FnOnce(&[f32]),
     ) {
         let mut cx = FirewheelContext::new(FirewheelConfig {
             num_graph_outputs: ChannelCount::MONO,
@@ -417,40 +454,53 @@ mod peers {
             );
         };
         // Let the schedule arrive and the declickers settle.
-        for _ in 0..64 {
+        for _ in 0..FIREWHEEL_WARMUP {
             run(&mut processor, &mut buf);
             cx.update().expect("update");
         }
         assert!(buf.iter().any(|s| *s != 0.0), "firewheel chain is silent");
+        check(&buf);
         b.bench_local(|| run(&mut processor, &mut buf));
         black_box(buf[0]);
     }
 
     #[divan::bench(args = N)]
     fn gain_chain_firewheel(b: Bencher, n: usize) {
-        firewheel_block(b, |cx| {
-            let mut prev = cx.add_node(FwKernel::Noise, None).expect("noise");
-            for k in 0..n {
-                let g = mono_volume(cx, chain_gain(k));
-                cx.connect(prev, g, &[(0, 0)], false).expect("connect");
-                prev = g;
-            }
-            prev
-        });
+        firewheel_block(
+            b,
+            |cx| {
+                let mut prev = cx.add_node(FwKernel::Noise, None).expect("noise");
+                for k in 0..n {
+                    let g = mono_volume(cx, chain_gain_db(k));
+                    cx.connect(prev, g, &[(0, 0)], false).expect("connect");
+                    prev = g;
+                }
+                prev
+            },
+            |_| {},
+        );
     }
 
     #[divan::bench]
     fn fx_chain_firewheel(b: Bencher) {
-        firewheel_block(b, |cx| {
-            let src = cx.add_node(FwKernel::Noise, None).expect("noise");
-            let g = mono_volume(cx, 10f64.powf(FX_GAIN_DB / 20.0) as f32);
-            let t = cx.add_node(FwKernel::Tanh, None).expect("tanh");
-            let lp = cx.add_node(FwKernel::Lowpass, None).expect("lowpass");
-            cx.connect(src, g, &[(0, 0)], false).expect("connect");
-            cx.connect(g, t, &[(0, 0)], false).expect("connect");
-            cx.connect(t, lp, &[(0, 0)], false).expect("connect");
-            lp
-        });
+        firewheel_block(
+            b,
+            |cx| {
+                let src = cx.add_node(FwKernel::Noise, None).expect("noise");
+                let g = mono_volume(cx, FX_GAIN_DB);
+                let t = cx.add_node(FwKernel::Tanh, None).expect("tanh");
+                let lp = cx.add_node(FwKernel::Lowpass, None).expect("lowpass");
+                cx.connect(src, g, &[(0, 0)], false).expect("connect");
+                cx.connect(g, t, &[(0, 0)], false).expect("connect");
+                cx.connect(t, lp, &[(0, 0)], false).expect("connect");
+                lp
+            },
+            |out| {
+                // The volume node ramps in over the first blocks; by the last
+                // warm-up block the low-pass has long forgotten that.
+                assert_fx_block("firewheel", out, FIREWHEEL_WARMUP, 1.0);
+            },
+        );
     }
 }
 

@@ -114,6 +114,48 @@ impl Lowpass {
     }
 }
 
+/// Block `n` (from 0) of the effect chain `noise → gain → tanh → low-pass`
+/// computed straight from the shared kernels: what every host must put out.
+pub fn fx_reference(n: usize) -> Vec<f32> {
+    let mut noise = WhiteNoise::new(1, NOISE_LEVEL);
+    let g = 10f64.powf(FX_GAIN_DB / 20.0) as f32;
+    let mut lp = Lowpass::new(LOWPASS_HZ, std::f64::consts::FRAC_1_SQRT_2, SAMPLE_RATE);
+    let mut out = vec![0.0; BLOCK];
+    for _ in 0..=n {
+        for o in out.iter_mut() {
+            *o = lp.tick((noise.tick() * g).tanh());
+        }
+    }
+    out
+}
+
+/// Check that a host's block of the effect chain, divided by `scale`, is
+/// one of the reference's first `within` blocks (a host may start its
+/// sources a few blocks late, while its schedule arrives): the hosts are
+/// timed doing the same arithmetic on the same samples, or the comparison
+/// means nothing. Returns the block it matched.
+pub fn assert_fx_block(host: &str, got: &[f32], within: usize, scale: f32) -> usize {
+    assert_eq!(got.len(), BLOCK, "{host}: block length");
+    let mut best = (f32::INFINITY, 0);
+    for n in 0..within {
+        let err = got
+            .iter()
+            .zip(&fx_reference(n))
+            .map(|(g, w)| (g / scale - w).abs())
+            .fold(0.0f32, f32::max);
+        if err < best.0 {
+            best = (err, n);
+        }
+    }
+    assert!(
+        best.0 < 1e-4,
+        "{host}: off the reference by {} at best (block {})",
+        best.0,
+        best.1
+    );
+    best.1
+}
+
 struct BenchNoise {
     spec: KindSpec,
 }
@@ -354,11 +396,14 @@ pub fn engine_for(patch: &Patch, config: EngineConfig) -> Engine {
     engine
 }
 
+/// Blocks `running_core` runs before handing the core over.
+pub const RUNNING_CORE_BLOCKS: usize = 8;
+
 /// Take the engine's audio-thread half with its first plan installed.
 pub fn running_core(engine: &mut Engine) -> Core {
     let mut core = engine.take_core().expect("a fresh engine has its core");
     // The first block installs the plan; a few more let every fade settle.
-    for _ in 0..8 {
+    for _ in 0..RUNNING_CORE_BLOCKS {
         core.run_block(BLOCK, &[], 0);
     }
     core

@@ -98,7 +98,7 @@ impl NodeKind for Output {
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         Ok(Box::new(OutputProc {
-            scale: 1.0 / full_scale_peak_v(params.num("full_scale_dbu")),
+            scale: (1.0 / full_scale_peak_v(params.num("full_scale_dbu"))) as f32,
             limiter: Limiter::new(
                 params.flag("limiter"),
                 params.num("ceiling_dbfs"),
@@ -148,7 +148,9 @@ impl Limiter {
 }
 
 struct OutputProc {
-    scale: f64,
+    /// 1 / full-scale volts, in f32: the product is within an ulp of the
+    /// f64 one (−140 dB) and four of them fit a vector register.
+    scale: f32,
     limiter: Limiter,
 }
 
@@ -157,16 +159,26 @@ impl Processor for OutputProc {
         let (Some(inp), Some(out)) = (inputs.first(), outputs.first_mut()) else {
             return;
         };
-        for (o, x) in out.iter_mut().zip(inp.iter()) {
-            let v = (f64::from(*x) * self.scale) as f32;
-            let v = if v.is_finite() { v } else { 0.0 };
-            *o = self.limiter.tick(v);
+        let scale = self.scale;
+        let convert = |x: f32| {
+            let v = x * scale;
+            if v.is_finite() { v } else { 0.0 }
+        };
+        if self.limiter.enabled {
+            for (o, x) in out.iter_mut().zip(inp.iter()) {
+                *o = self.limiter.tick(convert(*x));
+            }
+        } else {
+            // No limiter: a loop with no state, which vectorises.
+            for (o, x) in out.iter_mut().zip(inp.iter()) {
+                *o = convert(*x);
+            }
         }
     }
 
     fn set_param(&mut self, index: usize, value: f64) {
         match index {
-            1 => self.scale = 1.0 / full_scale_peak_v(value),
+            1 => self.scale = (1.0 / full_scale_peak_v(value)) as f32,
             2 => self.limiter.enabled = value != 0.0,
             3 => self.limiter.set_ceiling_dbfs(value),
             _ => {}
