@@ -76,6 +76,13 @@ pub(crate) struct Bound {
     /// this line alone.
     slot: u32,
     out_start: u32,
+    /// The step whose output each input reads, as an index into
+    /// `Plan::silent` (`SILENT` for an unconnected input, `LOUD` for a
+    /// device input).
+    from: [u32; 2],
+    /// The processor may be quiet and so may everything it reads from
+    /// (`Core::bind`): only such a step is ever skipped on silence.
+    may_quiet: bool,
 }
 
 // SAFETY: the pointers lead into the plan's own buffers (a heap block that
@@ -95,6 +102,8 @@ impl Bound {
         watch: 0,
         slot: NONE,
         out_start: 0,
+        from: [0; 2],
+        may_quiet: false,
     };
 }
 
@@ -180,6 +189,12 @@ pub struct Plan {
     /// No wire and no loading is ramping: steps marked `direct` may take
     /// the settled path. False when a plan arrives, until its fades end.
     pub(crate) settled: bool,
+    /// Per step: it was skipped this block because it was quiet on silent
+    /// input, so its outputs are silent. Two more entries at the end:
+    /// always silent (an unconnected input) and never (a device input).
+    pub(crate) silent: Vec<bool>,
+    /// Some step may be skipped on silence (`Core::bind`).
+    pub(crate) any_quiet: bool,
 }
 
 impl Plan {
@@ -204,6 +219,8 @@ impl Plan {
             clear_meters: Vec::new(),
             bound: Vec::new(),
             settled: false,
+            silent: vec![true, false],
+            any_quiet: false,
         }
     }
 
@@ -222,19 +239,30 @@ impl Plan {
             unsafe { base.add(b as usize).cast::<f32>() }
         };
         self.bound = vec![Bound::EMPTY; self.steps.len()];
+        let silent = self.steps.len() as u32;
+        let loud = silent + 1;
+        self.silent = vec![false; self.steps.len() + 2];
+        self.silent[silent as usize] = true;
+        // Which step last wrote each buffer, as the steps run in order.
+        let mut writer = vec![loud; nbuf];
         for (i, step) in self.steps.iter().enumerate() {
             let mut direct =
                 step.kind == RtStepKind::Process && step.in_len <= 2 && step.out_len <= 2;
             let whole = |p: *const f32| std::ptr::slice_from_raw_parts(p, MAX_BLOCK);
             let mut ins = [whole(ZEROS.as_ptr()); 2];
+            let mut from = [silent; 2];
             for (k, slot) in ins.iter_mut().enumerate().take(step.in_len.min(2) as usize) {
                 match self.inputs[step.in_start as usize + k] {
                     RtInput::Zero => {}
-                    RtInput::Device { buffer } => *slot = whole(at(buffer)),
+                    RtInput::Device { buffer } => {
+                        *slot = whole(at(buffer));
+                        from[k] = loud;
+                    }
                     RtInput::Sum { start, len: 1, .. } => {
                         let w = self.wires[start as usize];
                         direct &= self.edges[w.edge as usize].target == 1.0;
                         *slot = whole(at(w.src));
+                        from[k] = writer.get(w.src as usize).copied().unwrap_or(loud);
                     }
                     RtInput::Sum { .. } => direct = false,
                 }
@@ -252,6 +280,13 @@ impl Plan {
                     .is_none_or(LoadingState::settles_to_unity);
                 *slot = at(o.buffer);
             }
+            for k in 0..step.out_len as usize {
+                if let Some(w) =
+                    writer.get_mut(self.outputs[step.out_start as usize + k].buffer as usize)
+                {
+                    *w = i as u32;
+                }
+            }
             self.bound[i] = Bound {
                 proc_: None,
                 ins,
@@ -262,6 +297,8 @@ impl Plan {
                 watch: 0,
                 slot: step.slot,
                 out_start: step.out_start,
+                from,
+                may_quiet: false,
             };
         }
     }
@@ -641,73 +678,99 @@ impl Core {
                 }
             }};
         }
-        for i in 0..plan.steps.len() {
-            if plan.bound[i].direct && settled {
-                let bd = &plan.bound[i];
-                // The settled path: blocks and processor resolved in
-                // advance, nothing to mix, load or look up. A full block
-                // hands the processor the input slices stored in the plan
-                // (fewer stores per step: a chain of cheap nodes is bound by
-                // stores, not arithmetic).
-                let n_in = bd.n_in as usize;
-                let n_out = bd.n_out as usize;
-                let part: [&[f32]; 2];
-                let ins: &[&[f32]; 2] = if frames == MAX_BLOCK {
-                    // SAFETY: `Plan::prepare` pointed these at whole blocks
-                    // of this plan (or the static silence); an input is never
-                    // one of the same step's outputs. Slice pointers and
-                    // slice references are laid out alike (address, length).
-                    unsafe { &*(&raw const bd.ins).cast::<[&[f32]; 2]>() }
-                } else {
-                    // SAFETY: as above, the first `frames` of each block.
-                    part = unsafe {
-                        [
-                            std::slice::from_raw_parts(bd.ins[0].cast::<f32>(), frames),
-                            std::slice::from_raw_parts(bd.ins[1].cast::<f32>(), frames),
-                        ]
-                    };
-                    &part
-                };
-                // SAFETY: blocks of this plan, distinct from each other and
-                // from the inputs; an unused slot points at a spare block of
-                // its own that nothing else touches.
-                let mut outs: [&mut [f32]; 2] = unsafe {
-                    [
-                        std::slice::from_raw_parts_mut(bd.outs[0], frames),
-                        std::slice::from_raw_parts_mut(bd.outs[1], frames),
-                    ]
-                };
-                let Some(mut proc_) = bd.proc_ else {
-                    for o in outs.iter_mut().take(n_out) {
-                        o.fill(0.0);
-                    }
-                    continue;
-                };
-                // SAFETY: `Core::bind` took this from a slot of this core
-                // when the plan was installed; slots change only then, and
-                // no other reference to the processor is alive here.
-                unsafe { proc_.as_mut() }.process(&ctx, &ins[..n_in], &mut outs[..n_out]);
-                if bd.watch == 0 && !check {
-                    continue;
-                }
-                for (k, o) in outs.iter().enumerate().take(n_out) {
-                    let watched = bd.watch & (1 << k) != 0;
-                    let m = if watched {
-                        plan.outputs[bd.out_start as usize + k].meter
+        // The step loop, built twice: with the silence check, for plans that
+        // have a node that may be skipped, and without, so a plan that has
+        // none (anything fed by noise, a tone or a device) pays nothing.
+        macro_rules! run_steps {
+            ($quiet:expr) => {
+                for i in 0..plan.steps.len() {
+                    if plan.bound[i].direct && settled {
+                        let bd = &plan.bound[i];
+                        // The settled path: blocks and processor resolved in
+                        // advance, nothing to mix, load or look up. A full block
+                        // hands the processor the input slices stored in the plan
+                        // (fewer stores per step: a chain of cheap nodes is bound by
+                        // stores, not arithmetic).
+                        let n_in = bd.n_in as usize;
+                        let n_out = bd.n_out as usize;
+                        let part: [&[f32]; 2];
+                        let ins: &[&[f32]; 2] = if frames == MAX_BLOCK {
+                            // SAFETY: `Plan::prepare` pointed these at whole blocks
+                            // of this plan (or the static silence); an input is never
+                            // one of the same step's outputs. Slice pointers and
+                            // slice references are laid out alike (address, length).
+                            unsafe { &*(&raw const bd.ins).cast::<[&[f32]; 2]>() }
+                        } else {
+                            // SAFETY: as above, the first `frames` of each block.
+                            part = unsafe {
+                                [
+                                    std::slice::from_raw_parts(bd.ins[0].cast::<f32>(), frames),
+                                    std::slice::from_raw_parts(bd.ins[1].cast::<f32>(), frames),
+                                ]
+                            };
+                            &part
+                        };
+                        // SAFETY: blocks of this plan, distinct from each other and
+                        // from the inputs; an unused slot points at a spare block of
+                        // its own that nothing else touches.
+                        let mut outs: [&mut [f32]; 2] = unsafe {
+                            [
+                                std::slice::from_raw_parts_mut(bd.outs[0], frames),
+                                std::slice::from_raw_parts_mut(bd.outs[1], frames),
+                            ]
+                        };
+                        let Some(mut proc_) = bd.proc_ else {
+                            for o in outs.iter_mut().take(n_out) {
+                                o.fill(0.0);
+                            }
+                            continue;
+                        };
+                        // SAFETY: `Core::bind` took this from a slot of this core
+                        // when the plan was installed; slots change only then, and
+                        // no other reference to the processor is alive here.
+                        let proc_ = unsafe { proc_.as_mut() };
+                        if $quiet && bd.may_quiet {
+                            // Silent in and nothing left to do: skip the node.
+                            let quiet = plan.silent[bd.from[0] as usize]
+                                && plan.silent[bd.from[1] as usize]
+                                && proc_.is_quiet();
+                            plan.silent[i] = quiet;
+                            if quiet {
+                                skip_quiet(bd, &mut outs[..n_out], &plan.outputs, &mut meter);
+                                continue;
+                            }
+                        }
+                        proc_.process(&ctx, &ins[..n_in], &mut outs[..n_out]);
+                        if bd.watch == 0 && !check {
+                            continue;
+                        }
+                        for (k, o) in outs.iter().enumerate().take(n_out) {
+                            let watched = bd.watch & (1 << k) != 0;
+                            let m = if watched {
+                                plan.outputs[bd.out_start as usize + k].meter
+                            } else {
+                                NONE
+                            };
+                            meter.port(o, watched, m, bd.slot);
+                        }
                     } else {
-                        NONE
-                    };
-                    meter.port(o, watched, m, bd.slot);
+                        // Only the settled path skips nodes.
+                        plan.silent[i] = false;
+                        let watch = plan.bound[i].watch;
+                        let step = &plan.steps[i];
+                        if step.in_len <= 2 && step.out_len <= 2 {
+                            run_step!(watch, step, 2);
+                        } else {
+                            run_step!(watch, step, MAX_PORTS);
+                        }
+                    }
                 }
-            } else {
-                let watch = plan.bound[i].watch;
-                let step = &plan.steps[i];
-                if step.in_len <= 2 && step.out_len <= 2 {
-                    run_step!(watch, step, 2);
-                } else {
-                    run_step!(watch, step, MAX_PORTS);
-                }
-            }
+            };
+        }
+        if plan.any_quiet {
+            run_steps!(true);
+        } else {
+            run_steps!(false);
         }
         if !plan.settled {
             plan.settled = plan.fades_done();
@@ -732,12 +795,28 @@ impl Core {
     /// moved in: the only time slots change.
     fn bind(&mut self) {
         let plan = &mut *self.plan;
-        for (b, step) in plan.bound.iter_mut().zip(&plan.steps) {
-            b.proc_ = self
+        let n = plan.steps.len();
+        plan.any_quiet = false;
+        for i in 0..n {
+            let step = &plan.steps[i];
+            let proc_ = self
                 .slots
                 .get_mut(step.slot as usize)
-                .and_then(|s| s.as_deref_mut())
-                .map(NonNull::from);
+                .and_then(|s| s.as_deref_mut());
+            let may = proc_.as_ref().is_some_and(|p| p.may_be_quiet());
+            let b = &plan.bound[i];
+            // Producers come earlier in the order, so theirs is known; an
+            // unconnected input may be quiet, a device input may not.
+            let may_from = |f: u32| match (f as usize).cmp(&n) {
+                std::cmp::Ordering::Less => plan.bound[f as usize].may_quiet,
+                std::cmp::Ordering::Equal => true,
+                std::cmp::Ordering::Greater => false,
+            };
+            let may_quiet = may && b.direct && may_from(b.from[0]) && may_from(b.from[1]);
+            let b = &mut plan.bound[i];
+            b.proc_ = proc_.map(NonNull::from);
+            b.may_quiet = may_quiet;
+            plan.any_quiet |= may_quiet;
         }
     }
 
@@ -846,6 +925,20 @@ impl Core {
 }
 
 static ZEROS: [f32; MAX_BLOCK] = [0.0; MAX_BLOCK];
+
+/// A step skipped on silence: its outputs become silence (and are metered
+/// as such when watched). Out of line, so the settled loop stays small.
+#[cold]
+#[inline(never)]
+fn skip_quiet(bd: &Bound, outs: &mut [&mut [f32]], outputs: &[RtOutput], meter: &mut MeterPass) {
+    for (k, o) in outs.iter_mut().enumerate() {
+        o.fill(0.0);
+        if bd.watch & (1 << k) != 0 {
+            let m = outputs[bd.out_start as usize + k].meter;
+            meter.port(o, true, m, bd.slot);
+        }
+    }
+}
 
 fn push_within_capacity(v: &mut Vec<Box<dyn Processor>>, p: Box<dyn Processor>) {
     if v.len() < v.capacity() {

@@ -55,6 +55,23 @@ pub trait Processor: Send {
     fn latency(&self) -> usize {
         0
     }
+
+    /// Whether this node can ever be quiet (`is_quiet`). Asked once when a
+    /// plan arrives; a node that says no is never asked `is_quiet` and
+    /// costs nothing for the feature.
+    fn may_be_quiet(&self) -> bool {
+        false
+    }
+
+    /// Fed silence on every input, would this block's outputs be exactly
+    /// zero, with nothing the node must keep doing: no tail still ringing,
+    /// no source of its own (noise, hum, a file still playing), no smoothing
+    /// under way, no side effect (recording, a display)? Then the engine
+    /// skips `process` and writes zeros: silent stretches of a chain cost
+    /// nothing. Asked only when every input is known to be silent.
+    fn is_quiet(&self) -> bool {
+        false
+    }
 }
 
 /// What a node does besides processing, which the engine must plan for.

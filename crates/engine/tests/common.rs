@@ -90,6 +90,15 @@ impl NodeKind for TestKind {
                 last: [0.0; MAX_BLOCK],
             }),
             "out" => Box::new(Pass { gain: 1.0 }),
+            "gate" => Box::new(Gate {
+                on: params.num("on") != 0.0,
+                src: Src {
+                    phase: 0.0,
+                    freq: 1000.0,
+                    sr: env.sample_rate,
+                },
+            }),
+            "bias" => Box::new(Bias),
             _ => Box::new(Pass {
                 gain: params
                     .index_of("gain")
@@ -135,6 +144,49 @@ impl Processor for Pass {
         if index == 0 {
             self.gain = value as f32;
         }
+    }
+}
+
+/// A sine that can be switched off, and is then quiet.
+pub struct Gate {
+    on: bool,
+    src: Src,
+}
+impl Processor for Gate {
+    fn process(&mut self, ctx: &ProcessContext, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        if self.on {
+            self.src.process(ctx, inputs, outputs);
+        } else {
+            outputs[0].fill(0.0);
+        }
+    }
+    fn set_param(&mut self, index: usize, value: f64) {
+        if index == 0 {
+            self.on = value != 0.0;
+        }
+    }
+    fn may_be_quiet(&self) -> bool {
+        true
+    }
+    fn is_quiet(&self) -> bool {
+        !self.on
+    }
+}
+
+/// Adds 1.0 to its input, yet says it is quiet: whether it was skipped
+/// shows in its output (0.0 when skipped, 1.0 + input when run).
+pub struct Bias;
+impl Processor for Bias {
+    fn process(&mut self, _: &ProcessContext, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        for (i, o) in outputs[0].iter_mut().enumerate() {
+            *o = inputs.first().map_or(0.0, |x| x[i]) + 1.0;
+        }
+    }
+    fn may_be_quiet(&self) -> bool {
+        true
+    }
+    fn is_quiet(&self) -> bool {
+        true
     }
 }
 
@@ -213,6 +265,18 @@ pub fn registry() -> Arc<Registry> {
     r.register(Box::new(k(
         "fan",
         vec![port("in", In), port("o1", Out), port("o2", Out)],
+        vec![],
+        Role::Normal,
+    )));
+    r.register(Box::new(k(
+        "gate",
+        vec![port("out", Out)],
+        vec![num("on", 0.0, 1.0, 1.0)],
+        Role::Normal,
+    )));
+    r.register(Box::new(k(
+        "bias",
+        vec![port("in", In), port("out", Out)],
         vec![],
         Role::Normal,
     )));

@@ -27,7 +27,7 @@ fn random_edit(p: &Patch, rng: &mut Rng, counter: &mut u64) -> Patch {
     match (rng.uniform() * 5.0) as u32 {
         0 if p.nodes.len() < 40 => {
             *counter += 1;
-            let kinds = ["src", "pass", "lp", "sum", "delay", "fan"];
+            let kinds = ["src", "pass", "lp", "sum", "delay", "fan", "gate", "bias"];
             let k = kinds[(rng.uniform() * kinds.len() as f64) as usize % kinds.len()];
             p.nodes
                 .insert(format!("n{counter}"), Node::new(k, (0.0, 0.0)));
@@ -55,6 +55,10 @@ fn random_edit(p: &Patch, rng: &mut Rng, counter: &mut u64) -> Patch {
                 "pass" => {
                     n.params
                         .insert("gain".into(), (rng.uniform() * 2.0 - 1.0).into());
+                }
+                "gate" => {
+                    let on = if rng.uniform() < 0.5 { 0.0 } else { 1.0 };
+                    n.params.insert("on".into(), on.into());
                 }
                 _ => {}
             }

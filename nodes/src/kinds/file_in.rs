@@ -183,4 +183,13 @@ impl Processor for FileInProc {
             _ => {}
         }
     }
+
+    fn may_be_quiet(&self) -> bool {
+        true
+    }
+
+    /// Past the end of a file that does not loop (or no file at all).
+    fn is_quiet(&self) -> bool {
+        self.pos >= self.data.len() && (!self.looping || self.data.is_empty())
+    }
 }

@@ -91,4 +91,14 @@ impl Processor for GainProc {
             self.gain.set(gain_of(value));
         }
     }
+
+    fn may_be_quiet(&self) -> bool {
+        true
+    }
+
+    /// Silence times any gain is silence; only a gain still gliding must
+    /// keep running, or it would resume from where it stopped.
+    fn is_quiet(&self) -> bool {
+        self.gain.is_settled()
+    }
 }

@@ -113,7 +113,10 @@ impl NodeKind for Output {
 pub struct Limiter {
     pub enabled: bool,
     ceiling: f32,
-    gain: f32,
+    /// How far below unity the gain is (1 − gain). Kept as the state, not
+    /// the gain: it decays geometrically to exactly zero, where `1 − (1 −
+    /// gain)·r` in f32 stalls about 0.0006 dB short of unity.
+    reduction: f32,
     release: f32,
 }
 
@@ -122,7 +125,7 @@ impl Limiter {
         Limiter {
             enabled,
             ceiling: 10f64.powf(ceiling_dbfs / 20.0) as f32,
-            gain: 1.0,
+            reduction: 0.0,
             release: (-1.0 / (0.050 * sample_rate)).exp() as f32,
         }
     }
@@ -131,17 +134,28 @@ impl Limiter {
         self.ceiling = 10f64.powf(db / 20.0) as f32;
     }
 
+    /// Not pulling the level down: off, or fully released.
+    pub fn at_rest(&self) -> bool {
+        !self.enabled || self.reduction == 0.0
+    }
+
     #[inline]
     pub fn tick(&mut self, x: f32) -> f32 {
         if !self.enabled {
             return x;
         }
-        self.gain = 1.0 - (1.0 - self.gain) * self.release;
-        let a = x.abs();
-        if a * self.gain > self.ceiling {
-            self.gain = self.ceiling / a;
+        self.reduction *= self.release;
+        // Below a millionth (−0.0000087 dB) it is released.
+        if self.reduction < 1e-6 {
+            self.reduction = 0.0;
         }
-        let y = x * self.gain;
+        let mut gain = 1.0 - self.reduction;
+        let a = x.abs();
+        if a * gain > self.ceiling {
+            gain = self.ceiling / a;
+            self.reduction = 1.0 - gain;
+        }
+        let y = x * gain;
         // Rounding must not let a sample past the ceiling.
         y.clamp(-self.ceiling, self.ceiling)
     }
@@ -183,5 +197,15 @@ impl Processor for OutputProc {
             3 => self.limiter.set_ceiling_dbfs(value),
             _ => {}
         }
+    }
+
+    fn may_be_quiet(&self) -> bool {
+        true
+    }
+
+    /// Silence converts to silence; a limiter still releasing keeps
+    /// running so its gain comes back as it would have.
+    fn is_quiet(&self) -> bool {
+        self.limiter.at_rest()
     }
 }
