@@ -61,6 +61,14 @@ def main():
         print(f"| {n} | {fmt(h)} | {fmt(d)} | {fmt(e)} | {fmt(e1)} | {fmt(e0)} | {h / nn:.1f} | "
               f"{(e or 0) / nn:.1f} | **{ratio(e, h)}** | {ratio(e1, h)} | {ratio(e0, h)} | {ratio(d, h)} |")
 
+    rows = [(n, g("host_overhead", "engine_silent", n), g("host_overhead", "engine", n)) for n in ["1", "10", "100", "1000"]]
+    if any(r[1] for r in rows):
+        print("\nThe same chains fed silence (a `file_in` with no file; every node skipped):\n")
+        print("| N | silent | with noise | silent / with noise |")
+        print("|---|---|---|---|")
+        for n, sil, e in rows:
+            print(f"| {n} | {fmt(sil)} | {fmt(e)} | {ratio(sil, e)} |")
+
     print("\n### 2. Peers (one 128-frame block; ratio < 1 means ohmpatch is faster)\n")
     print("| chain | ohmpatch | fundsp Net | firewheel | ohmpatch / fundsp | ohmpatch / firewheel |")
     print("|---|---|---|---|---|---|")

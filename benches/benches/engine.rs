@@ -72,6 +72,16 @@ mod host_overhead {
         run_engine(b, n, 4, true);
     }
 
+    /// The gain chain fed by silence (a `file_in` with no file): every node
+    /// is skipped and its output block zeroed.
+    #[divan::bench(args = N)]
+    fn engine_silent(b: Bencher, n: usize) {
+        let mut engine = engine_for(&silent_chain_patch(n), config(1));
+        let mut core = running_core(&mut engine);
+        b.bench_local(|| core.run_block(BLOCK, &[], 0));
+        assert!(core.device_out(0, BLOCK).iter().all(|v| *v == 0.0));
+    }
+
     /// The same processors, called in order on two ping-pong buffers: what
     /// is left without the engine (one dynamic call per node per block).
     #[divan::bench(args = N)]

@@ -347,6 +347,14 @@ pub fn fx_chain_patch() -> Patch {
     p
 }
 
+/// The gain chain fed by a `file_in` with no file: silence from a node that
+/// says so, so every gain and the output may be skipped.
+pub fn silent_chain_patch(n: usize) -> Patch {
+    let mut p = gain_chain_patch(n);
+    p.nodes.insert("src".into(), node("file_in", &[]));
+    p
+}
+
 /// A patch of exactly `n` nodes (n ≥ 4) for the compile benchmark, shaped
 /// like a large real patch rather than one long line: a source fans out to
 /// parallel chains of gains (10 nodes each, the last one shorter), every chain

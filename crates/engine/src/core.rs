@@ -83,6 +83,15 @@ pub(crate) struct Bound {
     /// The processor may be quiet and so may everything it reads from
     /// (`Core::bind`): only such a step is ever skipped on silence.
     may_quiet: bool,
+    /// When skipped, its blocks must still be zeroed: something reads them
+    /// that is not itself skip-aware (a node that is never quiet, the
+    /// device, a mix of several wires). Otherwise readers are told to read
+    /// silence instead, and the block is left as it was (`Core::bind`).
+    must_fill: bool,
+    /// The device reads this step's output after the block.
+    feeds_device: bool,
+    /// The steps that read this step's outputs: `Plan::readers[start..start + len]`.
+    readers: (u32, u32),
 }
 
 // SAFETY: the pointers lead into the plan's own buffers (a heap block that
@@ -104,6 +113,9 @@ impl Bound {
         out_start: 0,
         from: [0; 2],
         may_quiet: false,
+        must_fill: true,
+        feeds_device: false,
+        readers: (0, 0),
     };
 }
 
@@ -195,6 +207,8 @@ pub struct Plan {
     pub(crate) silent: Vec<bool>,
     /// Some step may be skipped on silence (`Core::bind`).
     pub(crate) any_quiet: bool,
+    /// The readers of every step's outputs, back to back (`Bound::readers`).
+    pub(crate) readers: Vec<u32>,
 }
 
 impl Plan {
@@ -221,6 +235,7 @@ impl Plan {
             settled: false,
             silent: vec![true, false],
             any_quiet: false,
+            readers: Vec::new(),
         }
     }
 
@@ -245,7 +260,20 @@ impl Plan {
         self.silent[silent as usize] = true;
         // Which step last wrote each buffer, as the steps run in order.
         let mut writer = vec![loud; nbuf];
+        let mut readers: Vec<Vec<u32>> = vec![Vec::new(); self.steps.len()];
         for (i, step) in self.steps.iter().enumerate() {
+            for k in 0..step.in_len as usize {
+                if let RtInput::Sum { start, len, .. } = self.inputs[step.in_start as usize + k] {
+                    for w in &self.wires[start as usize..(start + len) as usize] {
+                        let p = writer.get(w.src as usize).copied().unwrap_or(loud);
+                        if let Some(r) = readers.get_mut(p as usize)
+                            && r.last() != Some(&(i as u32))
+                        {
+                            r.push(i as u32);
+                        }
+                    }
+                }
+            }
             let mut direct =
                 step.kind == RtStepKind::Process && step.in_len <= 2 && step.out_len <= 2;
             let whole = |p: *const f32| std::ptr::slice_from_raw_parts(p, MAX_BLOCK);
@@ -299,7 +327,22 @@ impl Plan {
                 out_start: step.out_start,
                 from,
                 may_quiet: false,
+                must_fill: true,
+                feeds_device: false,
+                readers: (0, 0),
             };
+        }
+        for (b, r) in self.bound.iter_mut().zip(&readers) {
+            b.readers = (self.readers.len() as u32, r.len() as u32);
+            self.readers.extend_from_slice(r);
+        }
+        for &(buffer, _) in &self.device_outs {
+            if let Some(b) = writer
+                .get(buffer as usize)
+                .and_then(|&p| self.bound.get_mut(p as usize))
+            {
+                b.feeds_device = true;
+            }
         }
     }
 
@@ -605,7 +648,10 @@ impl Core {
         }
 
         let zero: &[f32] = &ZEROS[..frames];
-        let settled = plan.settled;
+        // The settled path runs whole blocks (the plan holds whole-block
+        // slices); a shorter one, at the end of an odd-sized device buffer,
+        // takes the general path.
+        let settled = plan.settled && frames == MAX_BLOCK;
         // The body of one step, for a given size of the port arrays: most
         // nodes have one or two ports a side, and gathering their slices
         // into 2-slot arrays instead of `MAX_PORTS`-slot ones saves the
@@ -683,7 +729,20 @@ impl Core {
         // none (anything fed by noise, a tone or a device) pays nothing.
         macro_rules! run_steps {
             ($quiet:expr) => {
+                // Steps below `next` were run by `run_plain`.
+                let mut next = 0;
                 for i in 0..plan.steps.len() {
+                    if i < next {
+                        continue;
+                    }
+                    if settled && plan.bound[i].is_plain($quiet) {
+                        let (end, fault) = run_plain(&plan.bound, i, $quiet, check, &ctx);
+                        if let Some(slot) = fault {
+                            meter.fault(slot);
+                        }
+                        next = end;
+                        continue;
+                    }
                     if plan.bound[i].direct && settled {
                         let bd = &plan.bound[i];
                         // The settled path: blocks and processor resolved in
@@ -693,30 +752,20 @@ impl Core {
                         // stores, not arithmetic).
                         let n_in = bd.n_in as usize;
                         let n_out = bd.n_out as usize;
-                        let part: [&[f32]; 2];
-                        let ins: &[&[f32]; 2] = if frames == MAX_BLOCK {
-                            // SAFETY: `Plan::prepare` pointed these at whole blocks
-                            // of this plan (or the static silence); an input is never
-                            // one of the same step's outputs. Slice pointers and
-                            // slice references are laid out alike (address, length).
-                            unsafe { &*(&raw const bd.ins).cast::<[&[f32]; 2]>() }
-                        } else {
-                            // SAFETY: as above, the first `frames` of each block.
-                            part = unsafe {
-                                [
-                                    std::slice::from_raw_parts(bd.ins[0].cast::<f32>(), frames),
-                                    std::slice::from_raw_parts(bd.ins[1].cast::<f32>(), frames),
-                                ]
-                            };
-                            &part
-                        };
+                        // SAFETY: `Plan::prepare` pointed these at whole blocks of
+                        // this plan (or the static silence), and this path runs
+                        // whole blocks only; an input is never one of the same
+                        // step's outputs. Slice pointers and slice references are
+                        // laid out alike (address, length).
+                        let ins: &[&[f32]; 2] =
+                            unsafe { &*(&raw const bd.ins).cast::<[&[f32]; 2]>() };
                         // SAFETY: blocks of this plan, distinct from each other and
                         // from the inputs; an unused slot points at a spare block of
                         // its own that nothing else touches.
                         let mut outs: [&mut [f32]; 2] = unsafe {
                             [
-                                std::slice::from_raw_parts_mut(bd.outs[0], frames),
-                                std::slice::from_raw_parts_mut(bd.outs[1], frames),
+                                std::slice::from_raw_parts_mut(bd.outs[0], MAX_BLOCK),
+                                std::slice::from_raw_parts_mut(bd.outs[1], MAX_BLOCK),
                             ]
                         };
                         let Some(mut proc_) = bd.proc_ else {
@@ -729,15 +778,28 @@ impl Core {
                         // when the plan was installed; slots change only then, and
                         // no other reference to the processor is alive here.
                         let proc_ = unsafe { proc_.as_mut() };
+                        let heard: [&[f32]; 2];
+                        let mut ins = ins;
                         if $quiet && bd.may_quiet {
                             // Silent in and nothing left to do: skip the node.
-                            let quiet = plan.silent[bd.from[0] as usize]
-                                && plan.silent[bd.from[1] as usize]
-                                && proc_.is_quiet();
+                            let s0 = plan.silent[bd.from[0] as usize];
+                            let s1 = plan.silent[bd.from[1] as usize];
+                            let quiet = s0 && s1 && proc_.is_quiet();
                             plan.silent[i] = quiet;
                             if quiet {
-                                skip_quiet(bd, &mut outs[..n_out], &plan.outputs, &mut meter);
+                                if bd.must_fill || bd.watch != 0 {
+                                    skip_quiet(bd, &mut outs[..n_out], &plan.outputs, &mut meter);
+                                }
                                 continue;
+                            }
+                            if s0 || s1 {
+                                // A skipped node left its block as it was:
+                                // read silence in its place.
+                                heard = [
+                                    if s0 { zero } else { ins[0] },
+                                    if s1 { zero } else { ins[1] },
+                                ];
+                                ins = &heard;
                             }
                         }
                         proc_.process(&ctx, &ins[..n_in], &mut outs[..n_out]);
@@ -817,6 +879,15 @@ impl Core {
             b.proc_ = proc_.map(NonNull::from);
             b.may_quiet = may_quiet;
             plan.any_quiet |= may_quiet;
+        }
+        for i in 0..n {
+            let b = &plan.bound[i];
+            let (start, len) = (b.readers.0 as usize, b.readers.1 as usize);
+            let must_fill = b.feeds_device
+                || plan.readers[start..start + len]
+                    .iter()
+                    .any(|&r| !plan.bound[r as usize].may_quiet);
+            plan.bound[i].must_fill = must_fill;
         }
     }
 
@@ -926,13 +997,77 @@ impl Core {
 
 static ZEROS: [f32; MAX_BLOCK] = [0.0; MAX_BLOCK];
 
-/// A step skipped on silence: its outputs become silence (and are metered
-/// as such when watched). Out of line, so the settled loop stays small.
+impl Bound {
+    /// On the settled path with nothing else to do this block: no meter
+    /// read, and not a node that may be skipped (when `quiet`: the plan
+    /// has some).
+    #[inline(always)]
+    fn is_plain(&self, quiet: bool) -> bool {
+        self.direct && self.watch == 0 && !(quiet && self.may_quiet)
+    }
+}
+
+/// Run consecutive plain steps from `start` (`Bound::is_plain`), settled
+/// and whole-block, and return where they end, with the slot of a node
+/// whose output went non-finite if `check` looked. The hot loop for a
+/// chain of cheap nodes, in a function of its own so it keeps its state
+/// in registers.
+#[inline(never)]
+fn run_plain(
+    bound: &[Bound],
+    start: usize,
+    quiet: bool,
+    check: bool,
+    ctx: &ProcessContext,
+) -> (usize, Option<u32>) {
+    let mut fault = None;
+    let mut i = start;
+    while let Some(bd) = bound.get(i) {
+        if !bd.is_plain(quiet) {
+            break;
+        }
+        i += 1;
+        // SAFETY: as on the settled path in `Core::run_block`: whole blocks
+        // of this plan (or the static silence, or a spare block of the
+        // step's own), inputs never among the step's outputs, the two
+        // outputs distinct; the processor is this core's, bound when the
+        // plan was installed.
+        let ins: &[&[f32]; 2] = unsafe { &*(&raw const bd.ins).cast::<[&[f32]; 2]>() };
+        let mut outs: [&mut [f32]; 2] = unsafe {
+            [
+                std::slice::from_raw_parts_mut(bd.outs[0], MAX_BLOCK),
+                std::slice::from_raw_parts_mut(bd.outs[1], MAX_BLOCK),
+            ]
+        };
+        let Some(mut proc_) = bd.proc_ else {
+            outs[0].fill(0.0);
+            outs[1].fill(0.0);
+            continue;
+        };
+        let (n_in, n_out) = (bd.n_in as usize & 3, bd.n_out as usize & 3);
+        // SAFETY: see above.
+        unsafe { proc_.as_mut() }.process(ctx, &ins[..n_in.min(2)], &mut outs[..n_out.min(2)]);
+        // The spare block of an unused slot stays silent, so both can be
+        // checked.
+        if check && !(outs[0][0].is_finite() && outs[1][0].is_finite()) {
+            fault = Some(bd.slot);
+        }
+    }
+    (i, fault)
+}
+
+/// A step skipped on silence whose blocks someone reads as they are (or
+/// whose meter is watched): they become silence. Out of line, so the
+/// settled loop stays small.
 #[cold]
 #[inline(never)]
 fn skip_quiet(bd: &Bound, outs: &mut [&mut [f32]], outputs: &[RtOutput], meter: &mut MeterPass) {
     for (k, o) in outs.iter_mut().enumerate() {
-        o.fill(0.0);
+        // A whole block in fixed-size stores rather than a call to memset.
+        match <&mut [f32; MAX_BLOCK]>::try_from(&mut **o) {
+            Ok(block) => *block = [0.0; MAX_BLOCK],
+            Err(_) => o.fill(0.0),
+        }
         if bd.watch & (1 << k) != 0 {
             let m = outputs[bd.out_start as usize + k].meter;
             meter.port(o, true, m, bd.slot);

@@ -99,6 +99,7 @@ impl NodeKind for TestKind {
                 },
             }),
             "bias" => Box::new(Bias),
+            "qpass" => Box::new(QuietPass),
             _ => Box::new(Pass {
                 gain: params
                     .index_of("gain")
@@ -190,6 +191,18 @@ impl Processor for Bias {
     }
 }
 
+/// Passes its input on; may be skipped on silence but never says it is
+/// quiet, so it always runs and shows exactly what it was handed.
+pub struct QuietPass;
+impl Processor for QuietPass {
+    fn process(&mut self, _: &ProcessContext, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        outputs[0].copy_from_slice(inputs[0]);
+    }
+    fn may_be_quiet(&self) -> bool {
+        true
+    }
+}
+
 /// A stateful filter, to prove state survives recompiles.
 pub struct OnePole {
     z: f32,
@@ -272,6 +285,12 @@ pub fn registry() -> Arc<Registry> {
         "gate",
         vec![port("out", Out)],
         vec![num("on", 0.0, 1.0, 1.0)],
+        Role::Normal,
+    )));
+    r.register(Box::new(k(
+        "qpass",
+        vec![port("in", In), port("out", Out)],
+        vec![],
         Role::Normal,
     )));
     r.register(Box::new(k(

@@ -97,3 +97,31 @@ fn a_fading_edit_runs_every_node_until_the_fade_is_over() {
         "quiet again once settled"
     );
 }
+
+#[test]
+fn a_skipped_node_s_stale_block_is_never_heard() {
+    // The gate plays, then stops and is skipped without zeroing its block
+    // (its only reader, `qpass`, knows to read silence instead). `qpass`
+    // runs every block and passes on exactly what it is handed.
+    let mut e = Engine::new(registry(), EngineConfig::default());
+    let on = gate_patch(true, "g:gate q:qpass o:out", "g.out>q.in q.out>o.in");
+    e.set_patch(&on).unwrap();
+    let mut core = e.take_core().unwrap();
+    for _ in 0..8 {
+        core.run_block(MAX_BLOCK, &[], 0);
+    }
+    assert!(core.device_out(0, MAX_BLOCK).iter().any(|v| v.abs() > 0.5));
+    let off = gate_patch(false, "g:gate q:qpass o:out", "g.out>q.in q.out>o.in");
+    e.set_patch(&off).unwrap();
+    for _ in 0..8 {
+        core.run_block(MAX_BLOCK, &[], 0);
+        assert!(
+            core.device_out(0, MAX_BLOCK).iter().all(|v| *v == 0.0),
+            "the gate's last block was heard again"
+        );
+    }
+    // And back on: the sine returns.
+    e.set_patch(&on).unwrap();
+    core.run_block(MAX_BLOCK, &[], 0);
+    assert!(core.device_out(0, MAX_BLOCK).iter().any(|v| v.abs() > 0.5));
+}
