@@ -56,12 +56,12 @@ pub(crate) struct Bound {
     /// The processor in the step's slot; set on the audio thread when the
     /// plan is installed (`Core::bind`), the only time slots change.
     proc_: Option<NonNull<dyn Processor>>,
-    /// Each input's whole block (the shared silence when unconnected), laid
-    /// out as the `[&[f32]; 2]` a processor is handed: a full-length block
-    /// passes these as they are, with no slices built on the stack.
-    ins: [*const [f32]; 2],
+    /// Start of each input's block (the shared silence when unconnected).
+    ins: [*const f32; 2],
     /// Start of each output's block (a spare block for an unused slot).
     outs: [*mut f32; 2],
+    /// The step's slot, copied so the settled path reads this line alone.
+    slot: u32,
     n_in: u8,
     n_out: u8,
     /// The step can take the settled path (`Plan::prepare`): at most two
@@ -72,14 +72,6 @@ pub(crate) struct Bound {
     /// Bit k: output k is metered (someone reads its meter). Refreshed on
     /// the audio thread when a meter starts being read and at each epoch.
     watch: u8,
-    /// The step's slot and first output, copied so the settled path reads
-    /// this line alone.
-    slot: u32,
-    out_start: u32,
-    /// The step whose output each input reads, as an index into
-    /// `Plan::silent` (`SILENT` for an unconnected input, `LOUD` for a
-    /// device input).
-    from: [u32; 2],
     /// The processor may be quiet and so may everything it reads from
     /// (`Core::bind`): only such a step is ever skipped on silence.
     may_quiet: bool,
@@ -88,6 +80,18 @@ pub(crate) struct Bound {
     /// device, a mix of several wires). Otherwise readers are told to read
     /// silence instead, and the block is left as it was (`Core::bind`).
     must_fill: bool,
+}
+
+/// What the settled path needs of a step only now and then (metering,
+/// silence), kept off its `Bound` line so that stays one cache line.
+#[derive(Clone, Copy)]
+pub(crate) struct BoundInfo {
+    /// The step's first output in `Plan::outputs`.
+    out_start: u32,
+    /// The step whose output each input reads, as an index into
+    /// `Plan::silent` (one past the steps for an unconnected input, two
+    /// past for a device input).
+    from: [u32; 2],
     /// The device reads this step's output after the block.
     feeds_device: bool,
     /// The steps that read this step's outputs: `Plan::readers[start..start + len]`.
@@ -100,22 +104,21 @@ pub(crate) struct Bound {
 // followed on the audio thread only, while that core owns the plan.
 unsafe impl Send for Bound {}
 
+// One cache line a step.
+const _: () = assert!(std::mem::size_of::<Bound>() == 64);
+
 impl Bound {
     const EMPTY: Bound = Bound {
         proc_: None,
-        ins: [std::ptr::slice_from_raw_parts(std::ptr::null(), 0); 2],
+        ins: [std::ptr::null(); 2],
         outs: [std::ptr::null_mut(); 2],
+        slot: NONE,
         n_in: 0,
         n_out: 0,
         direct: false,
         watch: 0,
-        slot: NONE,
-        out_start: 0,
-        from: [0; 2],
         may_quiet: false,
         must_fill: true,
-        feeds_device: false,
-        readers: (0, 0),
     };
 }
 
@@ -198,6 +201,8 @@ pub struct Plan {
     pub(crate) clear_meters: Vec<u32>,
     /// Per step, how the settled path runs it.
     pub(crate) bound: Vec<Bound>,
+    /// Per step, the rest of it.
+    pub(crate) info: Vec<BoundInfo>,
     /// No wire and no loading is ramping: steps marked `direct` may take
     /// the settled path. False when a plan arrives, until its fades end.
     pub(crate) settled: bool,
@@ -232,6 +237,7 @@ impl Plan {
             fade_frames: 240.0,
             clear_meters: Vec::new(),
             bound: Vec::new(),
+            info: Vec::new(),
             settled: false,
             silent: vec![true, false],
             any_quiet: false,
@@ -254,6 +260,15 @@ impl Plan {
             unsafe { base.add(b as usize).cast::<f32>() }
         };
         self.bound = vec![Bound::EMPTY; self.steps.len()];
+        self.info = vec![
+            BoundInfo {
+                out_start: 0,
+                from: [0; 2],
+                feeds_device: false,
+                readers: (0, 0),
+            };
+            self.steps.len()
+        ];
         let silent = self.steps.len() as u32;
         let loud = silent + 1;
         self.silent = vec![false; self.steps.len() + 2];
@@ -276,20 +291,19 @@ impl Plan {
             }
             let mut direct =
                 step.kind == RtStepKind::Process && step.in_len <= 2 && step.out_len <= 2;
-            let whole = |p: *const f32| std::ptr::slice_from_raw_parts(p, MAX_BLOCK);
-            let mut ins = [whole(ZEROS.as_ptr()); 2];
+            let mut ins = [ZEROS.as_ptr(); 2];
             let mut from = [silent; 2];
             for (k, slot) in ins.iter_mut().enumerate().take(step.in_len.min(2) as usize) {
                 match self.inputs[step.in_start as usize + k] {
                     RtInput::Zero => {}
                     RtInput::Device { buffer } => {
-                        *slot = whole(at(buffer));
+                        *slot = at(buffer);
                         from[k] = loud;
                     }
                     RtInput::Sum { start, len: 1, .. } => {
                         let w = self.wires[start as usize];
                         direct &= self.edges[w.edge as usize].target == 1.0;
-                        *slot = whole(at(w.src));
+                        *slot = at(w.src);
                         from[k] = writer.get(w.src as usize).copied().unwrap_or(loud);
                     }
                     RtInput::Sum { .. } => direct = false,
@@ -319,27 +333,25 @@ impl Plan {
                 proc_: None,
                 ins,
                 outs,
+                slot: step.slot,
                 n_in: step.in_len.min(2) as u8,
                 n_out: step.out_len.min(2) as u8,
                 direct,
                 watch: 0,
-                slot: step.slot,
-                out_start: step.out_start,
-                from,
                 may_quiet: false,
                 must_fill: true,
-                feeds_device: false,
-                readers: (0, 0),
             };
+            self.info[i].out_start = step.out_start;
+            self.info[i].from = from;
         }
-        for (b, r) in self.bound.iter_mut().zip(&readers) {
+        for (b, r) in self.info.iter_mut().zip(&readers) {
             b.readers = (self.readers.len() as u32, r.len() as u32);
             self.readers.extend_from_slice(r);
         }
         for &(buffer, _) in &self.device_outs {
             if let Some(b) = writer
                 .get(buffer as usize)
-                .and_then(|&p| self.bound.get_mut(p as usize))
+                .and_then(|&p| self.info.get_mut(p as usize))
             {
                 b.feeds_device = true;
             }
@@ -755,10 +767,14 @@ impl Core {
                         // SAFETY: `Plan::prepare` pointed these at whole blocks of
                         // this plan (or the static silence), and this path runs
                         // whole blocks only; an input is never one of the same
-                        // step's outputs. Slice pointers and slice references are
-                        // laid out alike (address, length).
-                        let ins: &[&[f32]; 2] =
-                            unsafe { &*(&raw const bd.ins).cast::<[&[f32]; 2]>() };
+                        // step's outputs.
+                        let ins_now: [&[f32]; 2] = unsafe {
+                            [
+                                std::slice::from_raw_parts(bd.ins[0], MAX_BLOCK),
+                                std::slice::from_raw_parts(bd.ins[1], MAX_BLOCK),
+                            ]
+                        };
+                        let ins = &ins_now;
                         // SAFETY: blocks of this plan, distinct from each other and
                         // from the inputs; an unused slot points at a spare block of
                         // its own that nothing else touches.
@@ -782,13 +798,20 @@ impl Core {
                         let mut ins = ins;
                         if $quiet && bd.may_quiet {
                             // Silent in and nothing left to do: skip the node.
-                            let s0 = plan.silent[bd.from[0] as usize];
-                            let s1 = plan.silent[bd.from[1] as usize];
+                            let from = plan.info[i].from;
+                            let s0 = plan.silent[from[0] as usize];
+                            let s1 = plan.silent[from[1] as usize];
                             let quiet = s0 && s1 && proc_.is_quiet();
                             plan.silent[i] = quiet;
                             if quiet {
                                 if bd.must_fill || bd.watch != 0 {
-                                    skip_quiet(bd, &mut outs[..n_out], &plan.outputs, &mut meter);
+                                    skip_quiet(
+                                        bd,
+                                        plan.info[i].out_start,
+                                        &mut outs[..n_out],
+                                        &plan.outputs,
+                                        &mut meter,
+                                    );
                                 }
                                 continue;
                             }
@@ -809,7 +832,7 @@ impl Core {
                         for (k, o) in outs.iter().enumerate().take(n_out) {
                             let watched = bd.watch & (1 << k) != 0;
                             let m = if watched {
-                                plan.outputs[bd.out_start as usize + k].meter
+                                plan.outputs[plan.info[i].out_start as usize + k].meter
                             } else {
                                 NONE
                             };
@@ -874,14 +897,15 @@ impl Core {
                 std::cmp::Ordering::Equal => true,
                 std::cmp::Ordering::Greater => false,
             };
-            let may_quiet = may && b.direct && may_from(b.from[0]) && may_from(b.from[1]);
+            let from = plan.info[i].from;
+            let may_quiet = may && b.direct && may_from(from[0]) && may_from(from[1]);
             let b = &mut plan.bound[i];
             b.proc_ = proc_.map(NonNull::from);
             b.may_quiet = may_quiet;
             plan.any_quiet |= may_quiet;
         }
         for i in 0..n {
-            let b = &plan.bound[i];
+            let b = &plan.info[i];
             let (start, len) = (b.readers.0 as usize, b.readers.1 as usize);
             let must_fill = b.feeds_device
                 || plan.readers[start..start + len]
@@ -1032,7 +1056,12 @@ fn run_plain(
         // step's own), inputs never among the step's outputs, the two
         // outputs distinct; the processor is this core's, bound when the
         // plan was installed.
-        let ins: &[&[f32]; 2] = unsafe { &*(&raw const bd.ins).cast::<[&[f32]; 2]>() };
+        let ins: [&[f32]; 2] = unsafe {
+            [
+                std::slice::from_raw_parts(bd.ins[0], MAX_BLOCK),
+                std::slice::from_raw_parts(bd.ins[1], MAX_BLOCK),
+            ]
+        };
         let mut outs: [&mut [f32]; 2] = unsafe {
             [
                 std::slice::from_raw_parts_mut(bd.outs[0], MAX_BLOCK),
@@ -1061,7 +1090,13 @@ fn run_plain(
 /// settled loop stays small.
 #[cold]
 #[inline(never)]
-fn skip_quiet(bd: &Bound, outs: &mut [&mut [f32]], outputs: &[RtOutput], meter: &mut MeterPass) {
+fn skip_quiet(
+    bd: &Bound,
+    out_start: u32,
+    outs: &mut [&mut [f32]],
+    outputs: &[RtOutput],
+    meter: &mut MeterPass,
+) {
     for (k, o) in outs.iter_mut().enumerate() {
         // A whole block in fixed-size stores rather than a call to memset.
         match <&mut [f32; MAX_BLOCK]>::try_from(&mut **o) {
@@ -1069,7 +1104,7 @@ fn skip_quiet(bd: &Bound, outs: &mut [&mut [f32]], outputs: &[RtOutput], meter: 
             Err(_) => o.fill(0.0),
         }
         if bd.watch & (1 << k) != 0 {
-            let m = outputs[bd.out_start as usize + k].meter;
+            let m = outputs[out_start as usize + k].meter;
             meter.port(o, true, m, bd.slot);
         }
     }
