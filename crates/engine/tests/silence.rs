@@ -15,6 +15,16 @@ fn mean_of_last_block(e: &mut Engine, p: &Patch, blocks: usize) -> f32 {
     last.iter().sum::<f32>() / MAX_BLOCK as f32
 }
 
+/// Set the patch and run eight blocks on its core, which is handed back.
+fn playing(e: &mut Engine, p: &Patch) -> ohmpatch_engine::Core {
+    e.set_patch(p).unwrap();
+    let mut core = e.take_core().unwrap();
+    for _ in 0..8 {
+        core.run_block(MAX_BLOCK, &[], 0);
+    }
+    core
+}
+
 fn gate_patch(on: bool, chain: &str, wires: &str) -> Patch {
     let mut p = patch(chain, wires);
     p.nodes
@@ -73,11 +83,7 @@ fn a_node_fed_by_one_that_cannot_be_quiet_always_runs() {
 fn a_fading_edit_runs_every_node_until_the_fade_is_over() {
     let mut e = Engine::new(registry(), EngineConfig::default());
     let p = gate_patch(false, "g:gate b:bias o:out", "g.out>b.in b.out>o.in");
-    e.set_patch(&p).unwrap();
-    let mut core = e.take_core().unwrap();
-    for _ in 0..8 {
-        core.run_block(MAX_BLOCK, &[], 0);
-    }
+    let mut core = playing(&mut e, &p);
     assert!(core.device_out(0, MAX_BLOCK).iter().all(|v| *v == 0.0));
     // A new wire fades in: nothing is skipped while it does.
     let mut q = p.clone();
@@ -105,11 +111,7 @@ fn a_skipped_node_s_stale_block_is_never_heard() {
     // runs every block and passes on exactly what it is handed.
     let mut e = Engine::new(registry(), EngineConfig::default());
     let on = gate_patch(true, "g:gate q:qpass o:out", "g.out>q.in q.out>o.in");
-    e.set_patch(&on).unwrap();
-    let mut core = e.take_core().unwrap();
-    for _ in 0..8 {
-        core.run_block(MAX_BLOCK, &[], 0);
-    }
+    let mut core = playing(&mut e, &on);
     assert!(core.device_out(0, MAX_BLOCK).iter().any(|v| v.abs() > 0.5));
     let off = gate_patch(false, "g:gate q:qpass o:out", "g.out>q.in q.out>o.in");
     e.set_patch(&off).unwrap();
