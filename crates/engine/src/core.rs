@@ -411,6 +411,8 @@ pub struct Core {
     pub(crate) meter_phase: u32,
     /// The RMS meters' one-pole coefficient for a block of this many frames.
     pub(crate) meter_coeff: (usize, f32),
+    /// `EngineConfig::fast_paths`.
+    pub(crate) fast_paths: bool,
 }
 
 /// Slices of one flat buffer store, handed out by index.
@@ -663,7 +665,7 @@ impl Core {
         // The settled path runs whole blocks (the plan holds whole-block
         // slices); a shorter one, at the end of an odd-sized device buffer,
         // takes the general path.
-        let settled = plan.settled && frames == MAX_BLOCK;
+        let settled = self.fast_paths && plan.settled && frames == MAX_BLOCK;
         // The body of one step, for a given size of the port arrays: most
         // nodes have one or two ports a side, and gathering their slices
         // into 2-slot arrays instead of `MAX_PORTS`-slot ones saves the

@@ -52,6 +52,10 @@ pub struct EngineConfig {
     /// each block meters 1/`meter_every` of them. Only ports whose meters
     /// are read are measured at all (`Meters`).
     pub meter_every: u32,
+    /// Run settled steps on the bound fast path and skip quiet nodes (see
+    /// `Core::run_block`). Off, every step takes the general path: the
+    /// same samples, more slowly; tests compare the two.
+    pub fast_paths: bool,
 }
 
 impl Default for EngineConfig {
@@ -65,6 +69,7 @@ impl Default for EngineConfig {
             max_nodes: 10_000,
             channel_map: ChannelMap::IdOrder,
             meter_every: 1,
+            fast_paths: true,
         }
     }
 }
@@ -184,6 +189,7 @@ impl Engine {
             epoch_left: 0,
             meter_phase: 0,
             meter_coeff: (0, 0.0),
+            fast_paths: config.fast_paths,
         };
         Engine {
             registry,
@@ -326,6 +332,7 @@ impl Engine {
             epoch_left: 0,
             meter_phase: 0,
             meter_coeff: (0, 0.0),
+            fast_paths: self.config.fast_paths,
         });
         self.to_core = to_core;
         self.from_core = from_core;
