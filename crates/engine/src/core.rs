@@ -662,9 +662,8 @@ impl Core {
         }
 
         let zero: &[f32] = &ZEROS[..frames];
-        // The settled path runs whole blocks (the plan holds whole-block
-        // slices); a shorter one, at the end of an odd-sized device buffer,
-        // takes the general path.
+        // The settled path hands out whole blocks; a shorter one, at the
+        // end of an odd-sized device buffer, takes the general path.
         let settled = self.fast_paths && plan.settled && frames == MAX_BLOCK;
         // The body of one step, for a given size of the port arrays: most
         // nodes have one or two ports a side, and gathering their slices
@@ -759,24 +758,21 @@ impl Core {
                     }
                     if plan.bound[i].direct && settled {
                         let bd = &plan.bound[i];
-                        // The settled path: blocks and processor resolved in
-                        // advance, nothing to mix, load or look up. A full block
-                        // hands the processor the input slices stored in the plan
-                        // (fewer stores per step: a chain of cheap nodes is bound by
-                        // stores, not arithmetic).
+                        // The settled path for a step with a meter read or that
+                        // may be skipped: blocks and processor resolved in advance,
+                        // nothing to mix, load or look up.
                         let n_in = bd.n_in as usize;
                         let n_out = bd.n_out as usize;
                         // SAFETY: `Plan::prepare` pointed these at whole blocks of
                         // this plan (or the static silence), and this path runs
                         // whole blocks only; an input is never one of the same
                         // step's outputs.
-                        let ins_now: [&[f32]; 2] = unsafe {
+                        let mut ins: [&[f32]; 2] = unsafe {
                             [
                                 std::slice::from_raw_parts(bd.ins[0], MAX_BLOCK),
                                 std::slice::from_raw_parts(bd.ins[1], MAX_BLOCK),
                             ]
                         };
-                        let ins = &ins_now;
                         // SAFETY: blocks of this plan, distinct from each other and
                         // from the inputs; an unused slot points at a spare block of
                         // its own that nothing else touches.
@@ -796,8 +792,6 @@ impl Core {
                         // when the plan was installed; slots change only then, and
                         // no other reference to the processor is alive here.
                         let proc_ = unsafe { proc_.as_mut() };
-                        let heard: [&[f32]; 2];
-                        let mut ins = ins;
                         if $quiet && bd.may_quiet {
                             // Silent in and nothing left to do: skip the node.
                             let from = plan.info[i].from;
@@ -817,14 +811,13 @@ impl Core {
                                 }
                                 continue;
                             }
-                            if s0 || s1 {
-                                // A skipped node left its block as it was:
-                                // read silence in its place.
-                                heard = [
-                                    if s0 { zero } else { ins[0] },
-                                    if s1 { zero } else { ins[1] },
-                                ];
-                                ins = &heard;
+                            // A skipped node left its block as it was: read
+                            // silence in its place.
+                            if s0 {
+                                ins[0] = zero;
+                            }
+                            if s1 {
+                                ins[1] = zero;
                             }
                         }
                         proc_.process(&ctx, &ins[..n_in], &mut outs[..n_out]);
