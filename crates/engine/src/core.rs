@@ -763,25 +763,9 @@ impl Core {
                         // nothing to mix, load or look up.
                         let n_in = bd.n_in as usize;
                         let n_out = bd.n_out as usize;
-                        // SAFETY: `Plan::prepare` pointed these at whole blocks of
-                        // this plan (or the static silence), and this path runs
-                        // whole blocks only; an input is never one of the same
-                        // step's outputs.
-                        let mut ins: [&[f32]; 2] = unsafe {
-                            [
-                                std::slice::from_raw_parts(bd.ins[0], MAX_BLOCK),
-                                std::slice::from_raw_parts(bd.ins[1], MAX_BLOCK),
-                            ]
-                        };
-                        // SAFETY: blocks of this plan, distinct from each other and
-                        // from the inputs; an unused slot points at a spare block of
-                        // its own that nothing else touches.
-                        let mut outs: [&mut [f32]; 2] = unsafe {
-                            [
-                                std::slice::from_raw_parts_mut(bd.outs[0], MAX_BLOCK),
-                                std::slice::from_raw_parts_mut(bd.outs[1], MAX_BLOCK),
-                            ]
-                        };
+                        // SAFETY: this path runs whole blocks of the installed plan
+                        // and holds no other reference to them.
+                        let (mut ins, mut outs) = unsafe { bd.blocks() };
                         let Some(mut proc_) = bd.proc_ else {
                             for o in outs.iter_mut().take(n_out) {
                                 o.fill(0.0);
@@ -1017,6 +1001,31 @@ impl Core {
 static ZEROS: [f32; MAX_BLOCK] = [0.0; MAX_BLOCK];
 
 impl Bound {
+    /// The step's input and output blocks, whole (an unconnected input is
+    /// the static silence, an unused output slot a spare block of its own).
+    ///
+    /// # Safety
+    /// Only while the plan that `Plan::prepare` built this line for is the
+    /// installed one, and with no other reference to these blocks alive:
+    /// the compiler never makes a step's input one of its outputs, and its
+    /// outputs are distinct blocks.
+    #[inline(always)]
+    unsafe fn blocks<'a>(&self) -> ([&'a [f32]; 2], [&'a mut [f32]; 2]) {
+        // SAFETY: see the function's contract.
+        unsafe {
+            (
+                [
+                    std::slice::from_raw_parts(self.ins[0], MAX_BLOCK),
+                    std::slice::from_raw_parts(self.ins[1], MAX_BLOCK),
+                ],
+                [
+                    std::slice::from_raw_parts_mut(self.outs[0], MAX_BLOCK),
+                    std::slice::from_raw_parts_mut(self.outs[1], MAX_BLOCK),
+                ],
+            )
+        }
+    }
+
     /// On the settled path with nothing else to do this block: no meter
     /// read, and not a node that may be skipped (when `quiet`: the plan
     /// has some).
@@ -1046,31 +1055,18 @@ fn run_plain(
             break;
         }
         i += 1;
-        // SAFETY: as on the settled path in `Core::run_block`: whole blocks
-        // of this plan (or the static silence, or a spare block of the
-        // step's own), inputs never among the step's outputs, the two
-        // outputs distinct; the processor is this core's, bound when the
-        // plan was installed.
-        let ins: [&[f32]; 2] = unsafe {
-            [
-                std::slice::from_raw_parts(bd.ins[0], MAX_BLOCK),
-                std::slice::from_raw_parts(bd.ins[1], MAX_BLOCK),
-            ]
-        };
-        let mut outs: [&mut [f32]; 2] = unsafe {
-            [
-                std::slice::from_raw_parts_mut(bd.outs[0], MAX_BLOCK),
-                std::slice::from_raw_parts_mut(bd.outs[1], MAX_BLOCK),
-            ]
-        };
+        // SAFETY: whole blocks of the installed plan, no other reference to
+        // them held here.
+        let (ins, mut outs) = unsafe { bd.blocks() };
         let Some(mut proc_) = bd.proc_ else {
             outs[0].fill(0.0);
             outs[1].fill(0.0);
             continue;
         };
-        let (n_in, n_out) = (bd.n_in as usize & 3, bd.n_out as usize & 3);
-        // SAFETY: see above.
-        unsafe { proc_.as_mut() }.process(ctx, &ins[..n_in.min(2)], &mut outs[..n_out.min(2)]);
+        let (n_in, n_out) = (usize::from(bd.n_in).min(2), usize::from(bd.n_out).min(2));
+        // SAFETY: `Core::bind` took this from a slot of this core when the
+        // plan was installed; slots change only then.
+        unsafe { proc_.as_mut() }.process(ctx, &ins[..n_in], &mut outs[..n_out]);
         // The spare block of an unused slot stays silent, so both can be
         // checked.
         if check && !(outs[0][0].is_finite() && outs[1][0].is_finite()) {
