@@ -303,6 +303,23 @@ fn sink() -> Node {
     node("output", &[("limiter", Value::Bool(false))])
 }
 
+/// Append `n` gain nodes (ids from `id`, gains `chain_gain_db`) in a line
+/// after node `from`; returns the last one's id (`from` when `n` is 0).
+fn push_gains(p: &mut Patch, from: &str, n: usize, id: impl Fn(usize) -> String) -> String {
+    let mut prev = from.to_string();
+    for k in 0..n {
+        let next = id(k);
+        p.nodes.insert(
+            next.clone(),
+            node("gain", &[("gain_db", Value::Number(chain_gain_db(k)))]),
+        );
+        p.wires
+            .push(wire(&format!("{prev}.out"), &format!("{next}.in")));
+        prev = next;
+    }
+    prev
+}
+
 /// `bench_noise → g0 → … → g(n-1) → output`.
 pub fn gain_chain_patch(n: usize) -> Patch {
     let mut p = Patch {
@@ -310,19 +327,9 @@ pub fn gain_chain_patch(n: usize) -> Patch {
         ..Patch::default()
     };
     p.nodes.insert("src".into(), node("bench_noise", &[]));
-    let mut prev = "src".to_string();
-    for k in 0..n {
-        let id = format!("g{k:05}");
-        p.nodes.insert(
-            id.clone(),
-            node("gain", &[("gain_db", Value::Number(chain_gain_db(k)))]),
-        );
-        p.wires
-            .push(wire(&format!("{prev}.out"), &format!("{id}.in")));
-        prev = id;
-    }
+    let last = push_gains(&mut p, "src", n, |k| format!("g{k:05}"));
     p.nodes.insert("out".into(), sink());
-    p.wires.push(wire(&format!("{prev}.out"), "out.in"));
+    p.wires.push(wire(&format!("{last}.out"), "out.in"));
     p
 }
 
@@ -377,18 +384,8 @@ pub fn compile_patch(n: usize) -> Patch {
     let mut chain = 0;
     while left > 0 {
         let len = left.min(10);
-        let mut prev = "src".to_string();
-        for k in 0..len {
-            let id = format!("c{chain:04}_{k}");
-            p.nodes.insert(
-                id.clone(),
-                node("gain", &[("gain_db", Value::Number(chain_gain_db(k)))]),
-            );
-            p.wires
-                .push(wire(&format!("{prev}.out"), &format!("{id}.in")));
-            prev = id;
-        }
-        p.wires.push(wire(&format!("{prev}.out"), "bus.in"));
+        let last = push_gains(&mut p, "src", len, |k| format!("c{chain:04}_{k}"));
+        p.wires.push(wire(&format!("{last}.out"), "bus.in"));
         left -= len;
         chain += 1;
     }
