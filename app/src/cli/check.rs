@@ -32,7 +32,7 @@ pub fn run(a: Args) -> u8 {
             return EXIT_INVALID;
         }
     };
-    let freq = analysis_freq(&patch);
+    let freq = ohmpatch_engine::analysis::test_frequency(&patch, &registry);
     let report = analyze(&schedule, &registry, 48_000.0, freq);
     if a.json {
         let mut v = serde_json::to_value(&report).expect("json");
@@ -43,11 +43,6 @@ pub fn run(a: Args) -> u8 {
         print_report(&a.patch, &patch, &report);
     }
     EXIT_OK
-}
-
-/// The test frequency: the first sine `tone`'s, else 1 kHz.
-pub fn analysis_freq(patch: &ohmpatch_patch::Patch) -> f64 {
-    ohmpatch_engine::analysis::test_frequency(patch)
 }
 
 fn db(x: f64) -> String {

@@ -266,7 +266,7 @@ impl Live {
             }
         };
         self.analysis_error = None;
-        let freq = crate::cli::check::analysis_freq(patch);
+        let freq = ohmpatch_engine::analysis::test_frequency(patch, &self.registry);
         let report: Analysis = analyze(&schedule, &self.registry, sr, freq);
         for w in &report.wires {
             let l = &w.levels;

@@ -11,6 +11,7 @@
 use crate::compile::Schedule;
 use crate::dsp::{DBU_REF_V, SPL_REF_PA};
 use crate::impedance::{Impedance, Loading};
+use crate::node::Params;
 use crate::registry::Registry;
 use ohmpatch_patch::{Direction, Domain};
 use serde::Serialize;
@@ -297,21 +298,16 @@ impl Analysis {
 /// mic input is ordinary practice, a pickup into a mic input is not.
 const BRIDGING_RATIO: f64 = 3.0;
 
-/// The test frequency for a patch: its first sine `tone`'s (so the report
-/// describes what is heard), else 1 kHz.
-pub fn test_frequency(patch: &ohmpatch_patch::Patch) -> f64 {
+/// The test frequency for a patch: its first sine test source's (so the
+/// report describes what is heard), else 1 kHz.
+pub fn test_frequency(patch: &ohmpatch_patch::Patch, registry: &Registry) -> f64 {
     patch
         .nodes
         .values()
-        .find(|n| {
-            n.kind == "tone"
-                && n.params
-                    .get("waveform")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("sine")
-                    == "sine"
+        .find_map(|n| {
+            let kind = registry.get(&n.kind)?;
+            kind.test_frequency(&Params::resolve(kind.spec(), &n.params))
         })
-        .and_then(|n| n.params.get("freq_hz").and_then(|v| v.as_f64()))
         .unwrap_or(1000.0)
 }
 
@@ -634,7 +630,9 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
             lv: &lv,
             zs,
             zl: zl_all,
-            to_kind: &schedule.nodes[b].kind,
+            to_amp: registry
+                .get(&schedule.nodes[b].kind)
+                .is_some_and(|k| k.rated_load_ohm(&schedule.nodes[b].params).is_some()),
             clips_here: !main.fed_over[a],
         };
         check_wire(w, &facts, &mut warnings);
@@ -669,7 +667,8 @@ struct WireFacts<'a> {
     lv: &'a Levels,
     zs: Option<f64>,
     zl: Option<f64>,
-    to_kind: &'a str,
+    /// The wire feeds an amplifier meant to drive a load.
+    to_amp: bool,
     clips_here: bool,
 }
 
@@ -680,7 +679,7 @@ fn check_wire(w: &crate::compile::SchedWire, facts: &WireFacts, out: &mut Vec<Fi
         lv,
         zs,
         zl,
-        to_kind,
+        to_amp,
         clips_here,
     } = *facts;
     let push = |out: &mut Vec<Finding>, message: String, fix: &str| {
@@ -691,7 +690,7 @@ fn check_wire(w: &crate::compile::SchedWire, facts: &WireFacts, out: &mut Vec<Fi
         })
     };
     match (w.from_domain, w.to_domain) {
-        (Mic, Line) if to_kind == "power_amp" => push(
+        (Mic, Line) if to_amp => push(
             out,
             format!(
                 "mic level ({:.1} dBu) straight into a power amp: far too little gain, and the amp's own noise floor lands close to the signal",
@@ -708,7 +707,7 @@ fn check_wire(w: &crate::compile::SchedWire, facts: &WireFacts, out: &mut Vec<Fi
             ),
             "add a preamp",
         ),
-        (Instrument, Line) if to_kind == "power_amp" => push(
+        (Instrument, Line) if to_amp => push(
             out,
             format!(
                 "instrument level ({:.1} dBu) straight into a power amp: too little gain",

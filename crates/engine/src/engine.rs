@@ -652,6 +652,14 @@ impl Engine {
         }
     }
 
+    /// The device channel a device node's params name (0 when it names none).
+    fn channel_of(&self, n: &crate::compile::SchedNode) -> u32 {
+        self.registry
+            .get(&n.kind)
+            .and_then(|k| k.device_channel(&n.params))
+            .unwrap_or(0)
+    }
+
     fn build_plan(&mut self, s: &Schedule) -> Box<Plan> {
         self.generation += 1;
         let first = self.generation == 1;
@@ -736,7 +744,7 @@ impl Engine {
         for (i, &(n, b)) in s.device_outs.iter().enumerate() {
             let ch = match self.config.channel_map {
                 ChannelMap::IdOrder => i as u32,
-                ChannelMap::Param => channel_param(&s.nodes[n].params),
+                ChannelMap::Param => self.channel_of(&s.nodes[n]),
             };
             // Fading outputs keep sounding on their channel until gone.
             plan.device_outs.push((b, ch));
@@ -760,7 +768,7 @@ impl Engine {
             }
         }
         for &(n, b) in &s.device_ins {
-            plan.device_ins.push((b, channel_param(&s.nodes[n].params)));
+            plan.device_ins.push((b, self.channel_of(&s.nodes[n])));
         }
         plan.installs = std::mem::take(&mut self.pending_installs);
         plan.removes = std::mem::take(&mut self.pending_removes);
@@ -891,11 +899,4 @@ impl Engine {
 /// whether a meter was read lately (`Meters::watched`).
 fn watch_frames(sample_rate: f64) -> u64 {
     (sample_rate * 0.25).max(1.0) as u64
-}
-
-fn channel_param(p: &Params) -> u32 {
-    match p.index_of("channel") {
-        Some(_) => (p.num("channel").max(1.0) as u32) - 1,
-        None => 0,
-    }
 }

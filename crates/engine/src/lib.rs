@@ -24,6 +24,6 @@ pub use impedance::{Impedance, Loading};
 pub use meters::{MeterReading, Meters, Stats};
 pub use node::{
     BuildEnv, MAX_BLOCK, MAX_PORTS, NodeKind, ParamValue, Params, PortElectrical, ProcessContext,
-    Processor, Role, Service,
+    Processor, Display, Role, Service,
 };
 pub use registry::Registry;

@@ -86,6 +86,17 @@ pub enum Role {
     FeedbackBreaker,
 }
 
+/// What a probe draws in the editor (on the canvas and, larger, in the inspector).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Display {
+    /// A triggered trace (`ScopeProbe`).
+    Scope,
+    /// A spectrum (`SpectrumProbe`).
+    Spectrum,
+    /// An rms and peak reading (`MeterProbe`).
+    Meter,
+}
+
 /// Electrical facts of one port for a given set of params.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PortElectrical {
@@ -311,6 +322,40 @@ pub trait NodeKind: Send + Sync {
 
     fn role(&self) -> Role {
         Role::Normal
+    }
+
+    /// A probe with a display: what the editor draws for it. The editor asks
+    /// this instead of knowing kinds by name.
+    fn display(&self) -> Option<Display> {
+        None
+    }
+
+    /// Whether the kind takes the domain of whatever wire it is given
+    /// (utilities and probes): the palette offers it for a wire of any domain.
+    fn follows_wire(&self) -> bool {
+        false
+    }
+
+    /// For `DeviceIn`/`DeviceOut` kinds: the device channel (from 0) that
+    /// these params name.
+    fn device_channel(&self, params: &Params) -> Option<u32> {
+        let _ = params;
+        None
+    }
+
+    /// A test source for the analysis: the frequency of the sine it plays
+    /// with these params, if it plays one. `check` measures at the first
+    /// such frequency it finds, so the report describes what is heard.
+    fn test_frequency(&self, params: &Params) -> Option<f64> {
+        let _ = params;
+        None
+    }
+
+    /// An amplifier meant to drive a load: its rated load in ohms. The
+    /// analysis warns when a mic or instrument feeds such an input directly.
+    fn rated_load_ohm(&self, params: &Params) -> Option<f64> {
+        let _ = params;
+        None
     }
 
     /// Domain and impedance of each port (in `spec().ports` order) for these params.

@@ -93,6 +93,14 @@ impl NodeKind for AudioIn {
         &self.spec
     }
 
+    fn device_channel(&self, params: &Params) -> Option<u32> {
+        Some((params.num("channel").max(1.0) as u32) - 1)
+    }
+
+    fn follows_wire(&self) -> bool {
+        true
+    }
+
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
         StageAnalysis {
             outputs: vec![converter_nominal(

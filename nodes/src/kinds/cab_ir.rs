@@ -162,6 +162,10 @@ impl NodeKind for CabIr {
         &self.spec
     }
 
+    fn follows_wire(&self) -> bool {
+        true
+    }
+
     fn is_realtime_param(&self, name: &str) -> bool {
         name == "gain_db"
     }

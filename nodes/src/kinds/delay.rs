@@ -55,6 +55,10 @@ impl NodeKind for Delay {
         &self.spec
     }
 
+    fn follows_wire(&self) -> bool {
+        true
+    }
+
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
         StageAnalysis {
             outputs: vec![Level::sum(inputs).scaled(super::gain::gain_of(params.num("gain_db")))],

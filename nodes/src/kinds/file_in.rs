@@ -90,6 +90,10 @@ impl NodeKind for FileIn {
         &self.spec
     }
 
+    fn follows_wire(&self) -> bool {
+        true
+    }
+
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
         StageAnalysis {
             outputs: vec![super::audio_in::converter_nominal(

@@ -52,6 +52,10 @@ impl NodeKind for Gain {
         &self.spec
     }
 
+    fn follows_wire(&self) -> bool {
+        true
+    }
+
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
         StageAnalysis {
             outputs: vec![Level::sum(inputs).scaled(gain_of(params.num("gain_db")))],

@@ -48,6 +48,10 @@ impl NodeKind for Mixer {
         &self.spec
     }
 
+    fn follows_wire(&self) -> bool {
+        true
+    }
+
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
         let each: Vec<Level> = inputs
             .iter()

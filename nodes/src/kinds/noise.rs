@@ -187,6 +187,10 @@ impl NodeKind for Noise {
         &self.spec
     }
 
+    fn follows_wire(&self) -> bool {
+        true
+    }
+
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         let d = params.domain_or(Domain::Line);
         vec![port(

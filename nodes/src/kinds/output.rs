@@ -80,6 +80,10 @@ impl NodeKind for Output {
         &self.spec
     }
 
+    fn device_channel(&self, params: &Params) -> Option<u32> {
+        Some((params.num("channel").max(1.0) as u32) - 1)
+    }
+
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
         // The device output in full scale; it clips (or limits) at the ceiling.
         let scale = 1.0 / full_scale_peak_v(params.num("full_scale_dbu"));

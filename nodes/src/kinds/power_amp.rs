@@ -173,6 +173,10 @@ impl NodeKind for PowerAmp {
         &self.spec
     }
 
+    fn rated_load_ohm(&self, params: &Params) -> Option<f64> {
+        Some(params.num("rated_load_ohm"))
+    }
+
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         vec![
             port(Domain::Line, Impedance::Ohms(params.num("z_in_ohm"))),

@@ -20,7 +20,7 @@ use crate::measure::{AWeighting, spectrum_db, thd};
 use crate::oversample::Oversampler;
 use ohmpatch_engine::dsp::{DBU_REF_V, SPL_REF_PA};
 use ohmpatch_engine::{
-    BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor,
+    BuildEnv, Display, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor,
 };
 use ohmpatch_patch::{Domain, KindSpec, ParamSpec, PortSpec};
 use std::sync::Arc;
@@ -256,6 +256,14 @@ impl MeterProbe {
 impl NodeKind for Meter {
     fn spec(&self) -> &KindSpec {
         &self.spec
+    }
+
+    fn follows_wire(&self) -> bool {
+        true
+    }
+
+    fn display(&self) -> Option<Display> {
+        Some(Display::Meter)
     }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         probe_electrical(params)
@@ -576,6 +584,14 @@ impl NodeKind for Scope {
     fn spec(&self) -> &KindSpec {
         &self.spec
     }
+
+    fn follows_wire(&self) -> bool {
+        true
+    }
+
+    fn display(&self) -> Option<Display> {
+        Some(Display::Scope)
+    }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         probe_electrical(params)
     }
@@ -618,6 +634,14 @@ impl Default for Spectrum {
 impl NodeKind for Spectrum {
     fn spec(&self) -> &KindSpec {
         &self.spec
+    }
+
+    fn follows_wire(&self) -> bool {
+        true
+    }
+
+    fn display(&self) -> Option<Display> {
+        Some(Display::Spectrum)
     }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         probe_electrical(params)

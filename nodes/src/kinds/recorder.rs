@@ -53,6 +53,10 @@ impl NodeKind for Recorder {
     fn spec(&self) -> &KindSpec {
         &self.spec
     }
+
+    fn follows_wire(&self) -> bool {
+        true
+    }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         vec![port(Domain::Line, Impedance::Ohms(params.num("z_in_ohm")))]
     }

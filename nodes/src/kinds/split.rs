@@ -38,6 +38,10 @@ impl NodeKind for Split {
     fn spec(&self) -> &KindSpec {
         &self.spec
     }
+
+    fn follows_wire(&self) -> bool {
+        true
+    }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         transparent(&self.spec, params)
     }

@@ -108,6 +108,14 @@ impl NodeKind for Tone {
         &self.spec
     }
 
+    fn follows_wire(&self) -> bool {
+        true
+    }
+
+    fn test_frequency(&self, params: &Params) -> Option<f64> {
+        (params.choice("waveform") == 0).then(|| params.num("freq_hz"))
+    }
+
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
         StageAnalysis {
             outputs: vec![Level {
