@@ -209,8 +209,8 @@ impl NodeKind for BenchNoise {
     }
     fn build(&self, params: &Params, _: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         Ok(Box::new(NoiseProc(WhiteNoise::new(
-            params.num("seed") as u32,
-            params.num("level") as f32,
+            params.num_named("seed").unwrap_or(0.0) as u32,
+            params.num_named("level").unwrap_or(0.0) as f32,
         ))))
     }
 }
@@ -236,7 +236,7 @@ impl NodeKind for BenchLowpass {
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         Ok(Box::new(LowpassProc(Lowpass::new(
-            params.num("freq_hz"),
+            params.num_named("freq_hz").unwrap_or(1000.0),
             std::f64::consts::FRAC_1_SQRT_2,
             env.sample_rate,
         ))))
@@ -248,8 +248,8 @@ pub fn bench_registry() -> Arc<Registry> {
     let mut r = ohmpatch_nodes::registry();
     r.register(Box::new(BenchNoise {
         spec: KindSpec {
-            kind: "bench_noise",
-            help: "Bench: uniform white noise from a 32-bit xorshift.",
+            kind: "bench_noise".into(),
+            help: "Bench: uniform white noise from a 32-bit xorshift.".into(),
             ports: vec![output("out", Domain::Line, "Noise.")],
             params: vec![
                 number("level", 0.0, 10.0, f64::from(NOISE_LEVEL), "V", "Peak."),
@@ -259,8 +259,8 @@ pub fn bench_registry() -> Arc<Registry> {
     }));
     r.register(Box::new(BenchTanh {
         spec: KindSpec {
-            kind: "bench_tanh",
-            help: "Bench: tanh of each sample.",
+            kind: "bench_tanh".into(),
+            help: "Bench: tanh of each sample.".into(),
             ports: vec![
                 input("in", Domain::Line, "In."),
                 output("out", Domain::Line, "tanh(in)."),
@@ -270,8 +270,8 @@ pub fn bench_registry() -> Arc<Registry> {
     }));
     r.register(Box::new(BenchLowpass {
         spec: KindSpec {
-            kind: "bench_lowpass",
-            help: "Bench: RBJ biquad low-pass, Q = 0.707.",
+            kind: "bench_lowpass".into(),
+            help: "Bench: RBJ biquad low-pass, Q = 0.707.".into(),
             ports: vec![
                 input("in", Domain::Line, "In."),
                 output("out", Domain::Line, "Low-passed."),

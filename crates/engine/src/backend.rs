@@ -17,10 +17,25 @@ use std::time::{Duration, Instant};
 /// used per engine block). Returns one channel per device output in the
 /// engine's channel order. Deterministic: no clocks, no threads.
 pub fn render_offline(engine: &mut Engine, frames: usize, block: usize) -> Vec<Vec<f32>> {
+    render_offline_with(engine, frames, block, &[])
+}
+
+/// `render_offline` with device inputs: `inputs[c]` is what device input
+/// channel `c` receives (full-scale floats, as a device delivers them;
+/// silence after its end), so device-input nodes play it exactly as they
+/// would play a live input.
+pub fn render_offline_with(
+    engine: &mut Engine,
+    frames: usize,
+    block: usize,
+    inputs: &[Vec<f32>],
+) -> Vec<Vec<f32>> {
     let block = block.clamp(1, 65_536);
     let Some(mut core) = engine.take_core() else {
         return Vec::new();
     };
+    let in_channels = inputs.len();
+    let mut interleaved = vec![0.0f32; MAX_BLOCK * in_channels];
     let mut channels: Vec<Vec<f32>> = Vec::new();
     let mut done = 0;
     let mut scratch = Vec::new();
@@ -30,7 +45,13 @@ pub fn render_offline(engine: &mut Engine, frames: usize, block: usize) -> Vec<V
         let mut off = 0;
         while off < n {
             let m = (n - off).min(MAX_BLOCK);
-            core.run_block(m, &[], 0);
+            let at = done + off;
+            for (c, x) in inputs.iter().enumerate() {
+                for f in 0..m {
+                    interleaved[f * in_channels + c] = x.get(at + f).copied().unwrap_or(0.0);
+                }
+            }
+            core.run_block(m, &interleaved[..m * in_channels], in_channels);
             let outs = core.device_out_count();
             for i in 0..outs {
                 let ch = core.device_out_channel(i).unwrap_or(i);

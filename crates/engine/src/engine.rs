@@ -423,11 +423,14 @@ impl Engine {
             if let Some(inst) = self.live.get(id)
                 && inst.kind == node.kind
             {
-                let rebuild = params
-                    .names()
+                // A change reaches the processor only through a live param;
+                // any other change builds the node anew (with its crossfade).
+                let rebuild = kind
+                    .spec()
+                    .params
                     .iter()
                     .zip(params.values().iter().zip(inst.params.values()))
-                    .any(|(name, (a, b))| a != b && !kind.is_realtime_param(name));
+                    .any(|(spec, (a, b))| a != b && !spec.live);
                 if !rebuild {
                     for (i, (a, b)) in params.values().iter().zip(inst.params.values()).enumerate()
                     {

@@ -17,13 +17,16 @@ pub mod node;
 pub mod registry;
 
 pub use crate::core::{Core, Plan};
-pub use backend::{BackendKind, DeviceChoice, Stream, StreamEvent, StreamOptions, render_offline};
+pub use backend::{
+    BackendKind, DeviceChoice, Stream, StreamEvent, StreamOptions, render_offline,
+    render_offline_with,
+};
 pub use compile::{CompileError, Schedule, compile};
 pub use engine::{ChannelMap, Engine, EngineConfig, EngineError};
 pub use impedance::{Impedance, Loading};
 pub use meters::{MeterReading, Meters, Stats};
 pub use node::{
-    BuildEnv, MAX_BLOCK, MAX_PORTS, NodeKind, ParamValue, Params, PortElectrical, ProcessContext,
-    Processor, Display, Role, Service,
+    BuildEnv, Display, MAX_BLOCK, MAX_PORTS, NodeKind, ParamId, ParamValue, Params, PortElectrical,
+    ProcessContext, Processor, Role, Service, param,
 };
 pub use registry::Registry;

@@ -3,9 +3,10 @@
 //! that runs on the audio thread.
 
 use crate::impedance::Impedance;
-use ohmpatch_patch::{Domain, KindSpec, ParamKind, Value};
+use ohmpatch_patch::{Domain, KindSpec, Name, ParamKind, Value};
 use std::any::Any;
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -35,9 +36,11 @@ pub struct ProcessContext {
 pub trait Processor: Send {
     fn process(&mut self, ctx: &ProcessContext, inputs: &[&[f32]], outputs: &mut [&mut [f32]]);
 
-    /// A realtime parameter changed. `index` is the param's index in the
-    /// kind's `KindSpec::params`; choices arrive as their index, booleans as
-    /// 0 or 1. Processors smooth continuous values themselves.
+    /// A live param changed (`ParamSpec::live`; any other change builds a
+    /// new processor). `index` is the param's index in the kind's
+    /// `KindSpec::params` (`ParamId::index`); choices arrive as their
+    /// index, booleans as 0 or 1. Processors smooth continuous values
+    /// themselves.
     fn set_param(&mut self, _index: usize, _value: f64) {}
 
     /// For feedback breakers (`delay` in a loop): produce this block's output
@@ -106,10 +109,12 @@ pub struct PortElectrical {
 }
 
 /// A node's params resolved against its spec: every param present, typed.
+/// Names are shared with the spec (`Name` clones of a built-in kind's names
+/// cost nothing).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Params {
     values: Vec<ParamValue>,
-    names: Vec<&'static str>,
+    names: Vec<Name>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -132,13 +137,73 @@ impl ParamValue {
     }
 }
 
+/// The type of a param, as a marker on its typed id.
+pub mod param {
+    /// A number (`ParamKind::Number`), read as `f64`.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Num;
+    /// One of a list (`ParamKind::Choice`), read as its index.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Choice;
+    /// On or off (`ParamKind::Bool`).
+    #[derive(Clone, Copy, Debug)]
+    pub struct Flag;
+    /// A file path (`ParamKind::Path`).
+    #[derive(Clone, Copy, Debug)]
+    pub struct File;
+}
+
+/// A kind's own handle on one of its params: its index in the spec, its
+/// name and its type. A kind declares each param once, as a constant
+/// (`const GAIN_DB: ParamId<Num> = ParamId::new(0, "gain_db")`), builds its
+/// spec from it (`desc::number(GAIN_DB, …)`, so the name and type cannot
+/// differ) and reads values and matches `set_param` by it. The registry
+/// checks at registration that every id sits at the index it claims.
+pub struct ParamId<T> {
+    index: usize,
+    name: &'static str,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> ParamId<T> {
+    pub const fn new(index: usize, name: &'static str) -> ParamId<T> {
+        ParamId {
+            index,
+            name,
+            _type: PhantomData,
+        }
+    }
+
+    /// The param's index in the spec, as `Processor::set_param` receives it.
+    pub const fn index(self) -> usize {
+        self.index
+    }
+
+    pub const fn name(self) -> &'static str {
+        self.name
+    }
+}
+
+impl<T> Clone for ParamId<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for ParamId<T> {}
+
+impl<T> std::fmt::Debug for ParamId<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{}", self.name, self.index)
+    }
+}
+
 impl Params {
     /// Resolve a patch node's params against its kind: missing ones take their
     /// default, wrong types fall back to the default (validation reports them).
     pub fn resolve(spec: &KindSpec, given: &BTreeMap<String, Value>) -> Params {
         let mut values = Vec::with_capacity(spec.params.len());
         for p in &spec.params {
-            let v = given.get(p.name);
+            let v = given.get(p.name.as_ref());
             let resolved = match &p.kind {
                 ParamKind::Number {
                     default, min, max, ..
@@ -153,7 +218,7 @@ impl Params {
                     let s = v.and_then(Value::as_str).unwrap_or(default);
                     let i = choices
                         .iter()
-                        .position(|c| *c == s)
+                        .position(|c| c == s)
                         .or_else(|| choices.iter().position(|c| c == default))
                         .unwrap_or(0);
                     ParamValue::Choice(i)
@@ -169,64 +234,72 @@ impl Params {
         }
         Params {
             values,
-            names: spec.params.iter().map(|p| p.name).collect(),
+            names: spec.params.iter().map(|p| p.name.clone()).collect(),
         }
     }
 
     pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| *n == name)
+        self.names.iter().position(|n| n == name)
     }
 
+    /// A param by name, for code that meets a kind only as data (tests, a
+    /// user interface); a kind reads its own params by their typed ids.
     pub fn get(&self, name: &str) -> Option<&ParamValue> {
         self.index_of(name).map(|i| &self.values[i])
+    }
+
+    /// A number (or a choice's index, a flag as 0 or 1) by name, for kinds
+    /// described as data.
+    pub fn num_named(&self, name: &str) -> Option<f64> {
+        self.get(name).map(ParamValue::as_f64)
     }
 
     pub fn values(&self) -> &[ParamValue] {
         &self.values
     }
 
-    pub fn names(&self) -> &[&'static str] {
+    pub fn names(&self) -> &[Name] {
         &self.names
     }
 
-    /// A number param; panics only on a descriptor bug (name not in the spec).
-    pub fn num(&self, name: &str) -> f64 {
-        match self.get(name) {
-            Some(v) => v.as_f64(),
-            None => panic!("param {name} is not declared by this kind"),
+    fn at<T>(&self, id: ParamId<T>) -> &ParamValue {
+        match self.values.get(id.index) {
+            Some(v) if self.names[id.index] == id.name => v,
+            // Registration checks every id against its spec, so this is a
+            // kind reading params resolved for another kind.
+            _ => panic!("param {id:?} does not belong to these params"),
         }
     }
 
-    pub fn choice(&self, name: &str) -> usize {
-        match self.get(name) {
-            Some(ParamValue::Choice(i)) => *i,
-            _ => panic!("param {name} is not a choice of this kind"),
+    pub fn num(&self, id: ParamId<param::Num>) -> f64 {
+        self.at(id).as_f64()
+    }
+
+    pub fn choice(&self, id: ParamId<param::Choice>) -> usize {
+        match self.at(id) {
+            ParamValue::Choice(i) => *i,
+            v => v.as_f64() as usize,
         }
     }
 
-    pub fn flag(&self, name: &str) -> bool {
-        match self.get(name) {
-            Some(ParamValue::Bool(b)) => *b,
-            _ => panic!("param {name} is not a bool of this kind"),
+    pub fn flag(&self, id: ParamId<param::Flag>) -> bool {
+        self.at(id).as_f64() != 0.0
+    }
+
+    pub fn path(&self, id: ParamId<param::File>) -> &str {
+        match self.at(id) {
+            ParamValue::Path(p) => p,
+            _ => "",
         }
     }
 
-    pub fn path(&self, name: &str) -> &str {
-        match self.get(name) {
-            Some(ParamValue::Path(p)) => p,
-            _ => panic!("param {name} is not a path of this kind"),
-        }
-    }
-
-    /// The domain named by a `domain` choice param, if the kind has one.
-    pub fn domain_or(&self, fallback: Domain) -> Domain {
-        match (self.index_of("domain"), self.get("domain")) {
-            (Some(_), Some(ParamValue::Choice(i))) => DOMAIN_CHOICES
-                .get(*i)
-                .and_then(|n| Domain::from_name(n))
-                .unwrap_or(fallback),
-            _ => fallback,
-        }
+    /// The domain that a `domain` choice param (made by
+    /// `desc::domain_param`, choices in `DOMAIN_CHOICES` order) names.
+    pub fn domain(&self, id: ParamId<param::Choice>) -> Domain {
+        DOMAIN_CHOICES
+            .get(self.choice(id))
+            .and_then(|n| Domain::from_name(n))
+            .unwrap_or(Domain::Line)
     }
 }
 
@@ -376,15 +449,5 @@ pub trait NodeKind: Send + Sync {
     ) -> crate::analysis::StageAnalysis {
         let _ = (params, ctx);
         crate::analysis::pass_through(self.spec(), inputs)
-    }
-
-    /// Whether a change of this param can be sent to the running processor
-    /// (`set_param`) instead of building a new one.
-    fn is_realtime_param(&self, name: &str) -> bool {
-        match self.spec().param(name).map(|p| &p.kind) {
-            Some(ParamKind::Number { .. }) | Some(ParamKind::Bool { .. }) => true,
-            Some(ParamKind::Choice { .. }) => name != "domain",
-            _ => false,
-        }
     }
 }

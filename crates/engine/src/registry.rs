@@ -13,11 +13,25 @@ impl Registry {
         Registry { kinds: Vec::new() }
     }
 
-    /// Add a kind; a later kind with the same name replaces the earlier one.
-    pub fn register(&mut self, kind: Box<dyn NodeKind>) {
-        let name = kind.spec().kind;
+    /// Add a kind described at run time (a plugin, a kind built from data):
+    /// its descriptor is checked first (`KindSpec::check`) and refused in
+    /// words when it does not hold together. A later kind with the same name
+    /// replaces the earlier one.
+    pub fn try_register(&mut self, kind: Box<dyn NodeKind>) -> Result<(), String> {
+        kind.spec().check()?;
+        let name = kind.spec().kind.clone();
         self.kinds.retain(|k| k.spec().kind != name);
         self.kinds.push(kind);
+        Ok(())
+    }
+
+    /// Add a kind built into the program; a descriptor that does not hold
+    /// together (a typed param id at the wrong index, a name twice) is a bug
+    /// in that kind and stops the program at once, so every test finds it.
+    pub fn register(&mut self, kind: Box<dyn NodeKind>) {
+        if let Err(e) = self.try_register(kind) {
+            panic!("node kind descriptor: {e}");
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&dyn NodeKind> {
@@ -47,7 +61,7 @@ impl Catalogue for Registry {
         self.get(name).map(|k| k.spec())
     }
 
-    fn kind_names(&self) -> Vec<&'static str> {
-        self.kinds.iter().map(|k| k.spec().kind).collect()
+    fn kind_names(&self) -> Vec<&str> {
+        self.kinds.iter().map(|k| k.spec().kind.as_ref()).collect()
     }
 }

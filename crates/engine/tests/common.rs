@@ -9,25 +9,29 @@ use std::sync::Arc;
 
 fn port(name: &'static str, direction: Direction) -> PortSpec {
     PortSpec {
-        name,
+        name: name.into(),
         direction,
         domain: Domain::Line,
-        help: "",
+        help: "".into(),
     }
 }
 
 fn num(name: &'static str, min: f64, max: f64, default: f64) -> ParamSpec {
     ParamSpec {
-        name,
+        name: name.into(),
         kind: ParamKind::Number {
             min,
             max,
             default,
-            unit: "",
+            unit: "".into(),
             taper: Taper::Linear,
             integer: false,
         },
-        help: "",
+        help: "".into(),
+        // The test processors take every number as a message, so edits
+        // exercise the param path as well as rebuilds.
+        live: true,
+        declared_index: None,
     }
 }
 
@@ -53,10 +57,7 @@ impl NodeKind for TestKind {
                 domain: Domain::Line,
                 impedance: match p.direction {
                     Direction::Out => {
-                        let z = params
-                            .index_of("z_out")
-                            .map(|_| params.num("z_out"))
-                            .unwrap_or(self.z_out);
+                        let z = params.num_named("z_out").unwrap_or(self.z_out);
                         if z > 0.0 {
                             Impedance::Ohms(z)
                         } else {
@@ -64,10 +65,7 @@ impl NodeKind for TestKind {
                         }
                     }
                     Direction::In => {
-                        let z = params
-                            .index_of("z_in")
-                            .map(|_| params.num("z_in"))
-                            .unwrap_or(self.z_in);
+                        let z = params.num_named("z_in").unwrap_or(self.z_in);
                         if z > 0.0 {
                             Impedance::Ohms(z)
                         } else {
@@ -79,10 +77,10 @@ impl NodeKind for TestKind {
             .collect()
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
-        Ok(match self.spec.kind {
+        Ok(match self.spec.kind.as_ref() {
             "src" => Box::new(Src {
                 phase: 0.0,
-                freq: params.num("freq"),
+                freq: params.num_named("freq").unwrap_or(1000.0),
                 sr: env.sample_rate,
             }),
             "lp" => Box::new(OnePole { z: 0.0, a: 0.99 }),
@@ -91,7 +89,7 @@ impl NodeKind for TestKind {
             }),
             "out" => Box::new(Pass { gain: 1.0 }),
             "gate" => Box::new(Gate {
-                on: params.num("on") != 0.0,
+                on: params.num_named("on").unwrap_or(0.0) != 0.0,
                 src: Src {
                     phase: 0.0,
                     freq: 1000.0,
@@ -101,10 +99,7 @@ impl NodeKind for TestKind {
             "bias" => Box::new(Bias),
             "qpass" => Box::new(QuietPass),
             _ => Box::new(Pass {
-                gain: params
-                    .index_of("gain")
-                    .map(|_| params.num("gain"))
-                    .unwrap_or(1.0) as f32,
+                gain: params.num_named("gain").unwrap_or(1.0) as f32,
             }),
         })
     }
@@ -238,8 +233,8 @@ pub fn registry() -> Arc<Registry> {
     let k =
         |kind: &'static str, ports: Vec<PortSpec>, params: Vec<ParamSpec>, role: Role| TestKind {
             spec: KindSpec {
-                kind,
-                help: "",
+                kind: kind.into(),
+                help: "".into(),
                 ports,
                 params,
             },

@@ -2,6 +2,12 @@
 //! without knowing any DSP; the engine and node catalogue fill them in.
 
 use serde::Serialize;
+use std::borrow::Cow;
+
+/// A name or text in a descriptor: borrowed for the kinds built into the
+/// program, owned for kinds described at run time (a plugin's ports and
+/// params are only known once it is found).
+pub type Name = Cow<'static, str>;
 
 /// What a port carries. Samples are pascals on `Acoustic`, volts on the
 /// electrical domains and full-scale floats on `Digital` (CONTRACT §1).
@@ -56,11 +62,11 @@ pub enum Direction {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct PortSpec {
-    pub name: &'static str,
+    pub name: Name,
     pub direction: Direction,
     /// The port's default domain; some kinds change it with a `domain` param.
     pub domain: Domain,
-    pub help: &'static str,
+    pub help: Name,
 }
 
 /// How a knob maps its travel to the value.
@@ -78,39 +84,53 @@ pub enum ParamKind {
         min: f64,
         max: f64,
         default: f64,
-        unit: &'static str,
+        unit: Name,
         taper: Taper,
         /// Whole numbers only (channel, seed, oversampling factor).
         integer: bool,
     },
     Choice {
-        choices: &'static [&'static str],
-        default: &'static str,
+        choices: Vec<Name>,
+        default: Name,
     },
     Bool {
         default: bool,
     },
     /// A file path, relative to the patch's folder; empty means none.
     Path {
-        default: &'static str,
+        default: Name,
     },
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ParamSpec {
-    pub name: &'static str,
+    pub name: Name,
     #[serde(flatten)]
     pub kind: ParamKind,
-    pub help: &'static str,
+    pub help: Name,
+    /// Whether a change may reach the running processor (`set_param`). A
+    /// change of any other param builds the node anew, with a crossfade, so
+    /// no change is ever lost between the two.
+    pub live: bool,
+    /// The index a kind's typed id for this param claims; checked against
+    /// the param's place when the kind is registered.
+    #[serde(skip)]
+    pub declared_index: Option<usize>,
 }
 
 impl ParamSpec {
+    /// Mark the param as changeable on a running processor.
+    pub fn live(mut self) -> ParamSpec {
+        self.live = true;
+        self
+    }
+
     pub fn default_value(&self) -> crate::Value {
         match &self.kind {
             ParamKind::Number { default, .. } => crate::Value::Number(*default),
-            ParamKind::Choice { default, .. } => crate::Value::Str((*default).to_string()),
+            ParamKind::Choice { default, .. } => crate::Value::Str(default.to_string()),
             ParamKind::Bool { default } => crate::Value::Bool(*default),
-            ParamKind::Path { default } => crate::Value::Str((*default).to_string()),
+            ParamKind::Path { default } => crate::Value::Str(default.to_string()),
         }
     }
 }
@@ -118,8 +138,8 @@ impl ParamSpec {
 /// One node kind as the patch document and the user see it.
 #[derive(Clone, Debug, Serialize)]
 pub struct KindSpec {
-    pub kind: &'static str,
-    pub help: &'static str,
+    pub kind: Name,
+    pub help: Name,
     pub ports: Vec<PortSpec>,
     pub params: Vec<ParamSpec>,
 }
@@ -140,13 +160,57 @@ impl KindSpec {
     pub fn outputs(&self) -> impl Iterator<Item = &PortSpec> {
         self.ports.iter().filter(|p| p.direction == Direction::Out)
     }
+
+    /// The descriptor's own consistency: a name, unique port and param
+    /// names, every typed id at the index it claims, and defaults inside
+    /// their ranges. A kind that fails is a bug in the kind (or a plugin
+    /// that describes itself badly), found when it is registered.
+    pub fn check(&self) -> Result<(), String> {
+        let k = &self.kind;
+        if k.is_empty() {
+            return Err("a kind has no name".into());
+        }
+        for (i, p) in self.ports.iter().enumerate() {
+            if self.ports[..i].iter().any(|q| q.name == p.name) {
+                return Err(format!("{k}: port {} is declared twice", p.name));
+            }
+        }
+        for (i, p) in self.params.iter().enumerate() {
+            if self.params[..i].iter().any(|q| q.name == p.name) {
+                return Err(format!("{k}: param {} is declared twice", p.name));
+            }
+            if let Some(d) = p.declared_index
+                && d != i
+            {
+                return Err(format!(
+                    "{k}: param {} is declared at index {d} but is number {i} of the spec",
+                    p.name
+                ));
+            }
+            match &p.kind {
+                ParamKind::Number {
+                    min, max, default, ..
+                } if !(min <= default && default <= max) => {
+                    return Err(format!(
+                        "{k}: param {}'s default is outside its range",
+                        p.name
+                    ));
+                }
+                ParamKind::Choice { choices, default } if !choices.contains(default) => {
+                    return Err(format!("{k}: param {}'s default is not a choice", p.name));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The table of known kinds that a patch is checked against.
 pub trait Catalogue {
     fn kind(&self, name: &str) -> Option<&KindSpec>;
     /// All kind names, for "did you mean" suggestions and palettes.
-    fn kind_names(&self) -> Vec<&'static str>;
+    fn kind_names(&self) -> Vec<&str>;
 }
 
 /// A catalogue held as a plain list, handy in tests and for the engine.
@@ -154,8 +218,8 @@ impl Catalogue for [KindSpec] {
     fn kind(&self, name: &str) -> Option<&KindSpec> {
         self.iter().find(|k| k.kind == name)
     }
-    fn kind_names(&self) -> Vec<&'static str> {
-        self.iter().map(|k| k.kind).collect()
+    fn kind_names(&self) -> Vec<&str> {
+        self.iter().map(|k| k.kind.as_ref()).collect()
     }
 }
 
@@ -163,7 +227,7 @@ impl Catalogue for Vec<KindSpec> {
     fn kind(&self, name: &str) -> Option<&KindSpec> {
         self.as_slice().kind(name)
     }
-    fn kind_names(&self) -> Vec<&'static str> {
+    fn kind_names(&self) -> Vec<&str> {
         self.as_slice().kind_names()
     }
 }

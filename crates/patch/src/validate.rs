@@ -92,7 +92,7 @@ pub fn validate(
             let loc = map.param(id, name).or(key_loc);
             match spec.param(name) {
                 None => {
-                    let near = nearest(name, spec.params.iter().map(|p| p.name));
+                    let near = nearest(name, spec.params.iter().map(|p| p.name.as_ref()));
                     let hint = if near.is_empty() {
                         String::new()
                     } else {
@@ -101,7 +101,7 @@ pub fn validate(
                     let list = if spec.params.is_empty() {
                         "it has no params".to_string()
                     } else {
-                        let names: Vec<_> = spec.params.iter().map(|p| p.name).collect();
+                        let names: Vec<_> = spec.params.iter().map(|p| p.name.as_ref()).collect();
                         format!("its params are: {}", names.join(", "))
                     };
                     push(
@@ -189,7 +189,7 @@ fn no_port(id: &str, spec: &KindSpec, port: &str) -> String {
     let list = if spec.ports.is_empty() {
         "it has no ports".to_string()
     } else {
-        let names: Vec<_> = spec.ports.iter().map(|p| p.name).collect();
+        let names: Vec<_> = spec.ports.iter().map(|p| p.name.as_ref()).collect();
         format!("its ports are: {}", names.join(", "))
     };
     format!("node {id:?} ({}) has no port {port:?}; {list}", spec.kind)
@@ -237,9 +237,9 @@ fn check_value(kind: &ParamKind, value: &Value) -> Option<String> {
             None
         }
         ParamKind::Choice { choices, .. } => match value {
-            Value::Str(s) if choices.contains(&s.as_str()) => None,
+            Value::Str(s) if choices.iter().any(|c| c == s) => None,
             Value::Str(s) => {
-                let near = nearest(s, choices.iter().copied());
+                let near = nearest(s, choices.iter().map(|c| c.as_ref()));
                 let hint = if near.is_empty() {
                     String::new()
                 } else {

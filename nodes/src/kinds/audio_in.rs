@@ -2,14 +2,23 @@
 //! (or pascals) at `full_scale_dbu`; `render --input ID=FILE.wav` feeds it
 //! from a file instead.
 
-use super::file_in::source_port;
 use crate::desc::*;
 use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
 use ohmpatch_engine::dsp::{dbu_to_v, spl_to_pa};
 use ohmpatch_engine::{
-    BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor, Role,
+    BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor, Role,
 };
 use ohmpatch_patch::{Domain, KindSpec};
+
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{Choice, Num};
+
+// The params, in spec order.
+pub const CHANNEL: ParamId<Num> = ParamId::new(0, "channel");
+pub const FULL_SCALE_DBU: ParamId<Num> = ParamId::new(1, "full_scale_dbu");
+pub const FULL_SCALE_DB_SPL: ParamId<Num> = ParamId::new(2, "full_scale_db_spl");
+pub const DOMAIN: ParamId<Choice> = ParamId::new(3, "domain");
+pub const Z_OUT_OHM: ParamId<Num> = ParamId::new(4, "z_out_ohm");
 
 pub struct AudioIn {
     spec: KindSpec,
@@ -19,17 +28,17 @@ impl AudioIn {
     pub fn new() -> AudioIn {
         AudioIn {
             spec: KindSpec {
-                kind: "audio_in",
-                help: "A device input channel as a source.",
+                kind: "audio_in".into(),
+                help: "A device input channel as a source.".into(),
                 ports: vec![output(
                     "out",
                     Domain::Line,
                     "The input, in volts (or pascals when acoustic).",
                 )],
                 params: vec![
-                    integer("channel", 1.0, 64.0, 1.0, "Device input channel, from 1."),
+                    integer(CHANNEL, 1.0, 64.0, 1.0, "Device input channel, from 1."),
                     number(
-                        "full_scale_dbu",
+                        FULL_SCALE_DBU,
                         -20.0,
                         40.0,
                         18.0,
@@ -37,16 +46,16 @@ impl AudioIn {
                         "The level of a sine that peaks at 0 dBFS.",
                     ),
                     number(
-                        "full_scale_db_spl",
+                        FULL_SCALE_DB_SPL,
                         60.0,
                         160.0,
                         120.0,
                         "dB SPL",
                         "Acoustic domain: the level of a sine that peaks at 0 dBFS.",
                     ),
-                    domain_param("line"),
+                    domain_param(DOMAIN, "line"),
                     number(
-                        "z_out_ohm",
+                        Z_OUT_OHM,
                         0.0,
                         1e6,
                         0.0,
@@ -65,26 +74,53 @@ impl Default for AudioIn {
     }
 }
 
-/// Peak volts (or pascals) of a 0 dBFS sine for a converter's params.
-pub fn converter_peak(params: &Params, domain: Domain, dbu_param: &str, spl_param: &str) -> f64 {
-    std::f64::consts::SQRT_2
-        * match domain {
-            Domain::Acoustic => spl_to_pa(params.num(spl_param)),
-            Domain::Digital => std::f64::consts::FRAC_1_SQRT_2,
-            _ => dbu_to_v(params.num(dbu_param)),
-        }
+/// The params of a converter source (`audio_in`, `file_in`): the level of
+/// full scale in each domain, the domain, and the source impedance.
+pub struct Converter {
+    pub dbu: ParamId<Num>,
+    pub db_spl: ParamId<Num>,
+    pub domain: ParamId<Choice>,
+    pub z_out: ParamId<Num>,
 }
 
-/// A converter source's nominal level: the alignment level, 18 dB below
-/// full scale (EBU R68), and its clip at full scale.
-pub fn converter_nominal(params: &Params, dbu_param: &str, spl_param: &str) -> Level {
-    let domain = params.domain_or(Domain::Line);
-    let peak = converter_peak(params, domain, dbu_param, spl_param);
-    let fs_rms = peak * std::f64::consts::FRAC_1_SQRT_2;
-    Level {
-        signal: fs_rms * 10f64.powf(-18.0 / 20.0),
-        noise: 0.0,
-        clip: fs_rms,
+const CONVERTER: Converter = Converter {
+    dbu: FULL_SCALE_DBU,
+    db_spl: FULL_SCALE_DB_SPL,
+    domain: DOMAIN,
+    z_out: Z_OUT_OHM,
+};
+
+impl Converter {
+    /// Peak volts (or pascals) of a 0 dBFS sine.
+    pub fn peak(&self, params: &Params) -> f64 {
+        std::f64::consts::SQRT_2
+            * match params.domain(self.domain) {
+                Domain::Acoustic => spl_to_pa(params.num(self.db_spl)),
+                Domain::Digital => std::f64::consts::FRAC_1_SQRT_2,
+                _ => dbu_to_v(params.num(self.dbu)),
+            }
+    }
+
+    /// The nominal level: the alignment level, 18 dB below full scale
+    /// (EBU R68), and its clip at full scale.
+    pub fn nominal(&self, params: &Params) -> Level {
+        let fs_rms = self.peak(params) * std::f64::consts::FRAC_1_SQRT_2;
+        Level {
+            signal: fs_rms * 10f64.powf(-18.0 / 20.0),
+            noise: 0.0,
+            clip: fs_rms,
+        }
+    }
+
+    /// The output port: its domain and, when electrical, its impedance.
+    pub fn port(&self, params: &Params) -> PortElectrical {
+        let d = params.domain(self.domain);
+        let z = if d.is_electrical() {
+            ohms(params.num(self.z_out))
+        } else {
+            Impedance::None
+        };
+        port(d, z)
     }
 }
 
@@ -94,7 +130,7 @@ impl NodeKind for AudioIn {
     }
 
     fn device_channel(&self, params: &Params) -> Option<u32> {
-        Some((params.num("channel").max(1.0) as u32) - 1)
+        Some((params.num(CHANNEL).max(1.0) as u32) - 1)
     }
 
     fn follows_wire(&self) -> bool {
@@ -103,11 +139,7 @@ impl NodeKind for AudioIn {
 
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
         StageAnalysis {
-            outputs: vec![converter_nominal(
-                params,
-                "full_scale_dbu",
-                "full_scale_db_spl",
-            )],
+            outputs: vec![CONVERTER.nominal(params)],
             warnings: Vec::new(),
         }
     }
@@ -115,12 +147,11 @@ impl NodeKind for AudioIn {
         Role::DeviceIn
     }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        vec![source_port(params)]
+        vec![CONVERTER.port(params)]
     }
     fn build(&self, params: &Params, _env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
-        let domain = params.domain_or(Domain::Line);
         Ok(Box::new(AudioInProc {
-            scale: converter_peak(params, domain, "full_scale_dbu", "full_scale_db_spl") as f32,
+            scale: CONVERTER.peak(params) as f32,
         }))
     }
 }

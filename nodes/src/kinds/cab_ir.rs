@@ -28,6 +28,14 @@ use rustfft::{Fft, FftPlanner};
 use std::f64::consts::PI;
 use std::sync::Arc;
 
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{Choice, File, Num};
+
+// The params, in spec order.
+pub const PATH: ParamId<File> = ParamId::new(0, "path");
+pub const GAIN_DB: ParamId<Num> = ParamId::new(1, "gain_db");
+pub const DOMAIN: ParamId<Choice> = ParamId::new(2, "domain");
+
 /// Longest impulse response accepted, seconds.
 pub const MAX_IR_SECONDS: f64 = 10.0;
 
@@ -39,8 +47,8 @@ impl CabIr {
     pub fn new() -> CabIr {
         CabIr {
             spec: KindSpec {
-                kind: "cab_ir",
-                help: "Convolution with a WAV impulse response (a miked cabinet or a room), zero latency.",
+                kind: "cab_ir".into(),
+                help: "Convolution with a WAV impulse response (a miked cabinet or a room), zero latency.".into(),
                 ports: vec![
                     input("in", Domain::Acoustic, "Signal to convolve."),
                     output(
@@ -51,18 +59,18 @@ impl CabIr {
                 ],
                 params: vec![
                     path(
-                        "path",
+                        PATH,
                         "WAV impulse response (first channel), relative to the patch's folder; empty passes the signal through.",
                     ),
                     number(
-                        "gain_db",
+                        GAIN_DB,
                         -60.0,
                         24.0,
                         0.0,
                         "dB",
                         "Gain after the convolution.",
-                    ),
-                    domain_param("acoustic"),
+                    ).live(),
+                    domain_param(DOMAIN, "acoustic"),
                 ],
             },
         }
@@ -166,24 +174,20 @@ impl NodeKind for CabIr {
         true
     }
 
-    fn is_realtime_param(&self, name: &str) -> bool {
-        name == "gain_db"
-    }
-
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        transparent(&self.spec, params)
+        transparent(&self.spec, params, DOMAIN)
     }
 
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
         // Without the response at hand, the stage is taken as its gain.
         StageAnalysis {
-            outputs: vec![Level::sum(inputs).scaled(db_to_gain(params.num("gain_db")))],
+            outputs: vec![Level::sum(inputs).scaled(db_to_gain(params.num(GAIN_DB)))],
             warnings: Vec::new(),
         }
     }
 
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
-        let p = params.path("path");
+        let p = params.path(PATH);
         let ir = if p.is_empty() {
             vec![1.0f32]
         } else {
@@ -193,7 +197,7 @@ impl NodeKind for CabIr {
         let ir: Vec<f64> = ir.iter().map(|v| f64::from(*v)).collect();
         Ok(Box::new(CabIrProc {
             conv: Convolver::new(&ir),
-            gain: Smoother::new(db_to_gain(params.num("gain_db")), 10.0, env.sample_rate),
+            gain: Smoother::new(db_to_gain(params.num(GAIN_DB)), 10.0, env.sample_rate),
         }))
     }
 }
@@ -222,7 +226,7 @@ impl Processor for CabIrProc {
     }
 
     fn set_param(&mut self, index: usize, value: f64) {
-        if index == 1 && value.is_finite() {
+        if index == GAIN_DB.index() && value.is_finite() {
             self.gain.set(db_to_gain(value));
         }
     }

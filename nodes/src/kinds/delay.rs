@@ -10,6 +10,14 @@ use ohmpatch_engine::{
 };
 use ohmpatch_patch::{Domain, KindSpec};
 
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{Choice, Num};
+
+// The params, in spec order.
+pub const TIME_MS: ParamId<Num> = ParamId::new(0, "time_ms");
+pub const GAIN_DB: ParamId<Num> = ParamId::new(1, "gain_db");
+pub const DOMAIN: ParamId<Choice> = ParamId::new(2, "domain");
+
 /// Longest delay a patch may ask for; bounds memory for untrusted patches.
 pub const MAX_DELAY_MS: f64 = 10_000.0;
 
@@ -21,23 +29,24 @@ impl Delay {
     pub fn new() -> Delay {
         Delay {
             spec: KindSpec {
-                kind: "delay",
-                help: "Delays its input (fractional, smoothed); closes feedback loops.",
+                kind: "delay".into(),
+                help: "Delays its input (fractional, smoothed); closes feedback loops.".into(),
                 ports: vec![
                     input("in", Domain::Line, "Signal in."),
                     output("out", Domain::Line, "Signal, later."),
                 ],
                 params: vec![
-                    number("time_ms", 0.0, MAX_DELAY_MS, 100.0, "ms", "Delay time."),
+                    number(TIME_MS, 0.0, MAX_DELAY_MS, 100.0, "ms", "Delay time.").live(),
                     number(
-                        "gain_db",
+                        GAIN_DB,
                         -120.0,
                         12.0,
                         0.0,
                         "dB",
                         "Gain of the delayed signal (feedback amount in a loop).",
-                    ),
-                    domain_param("line"),
+                    )
+                    .live(),
+                    domain_param(DOMAIN, "line"),
                 ],
             },
         }
@@ -61,7 +70,7 @@ impl NodeKind for Delay {
 
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
         StageAnalysis {
-            outputs: vec![Level::sum(inputs).scaled(super::gain::gain_of(params.num("gain_db")))],
+            outputs: vec![Level::sum(inputs).scaled(super::gain::gain_of(params.num(GAIN_DB)))],
             warnings: Vec::new(),
         }
     }
@@ -69,18 +78,18 @@ impl NodeKind for Delay {
         Role::FeedbackBreaker
     }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        transparent(&self.spec, params)
+        transparent(&self.spec, params, DOMAIN)
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         let sr = env.sample_rate;
         // Room for the longest delay plus a block, so the time can move live.
         let len = (MAX_DELAY_MS * 0.001 * sr) as usize + ohmpatch_engine::MAX_BLOCK * 2 + 4;
-        let t = params.num("time_ms") * 0.001 * sr;
+        let t = params.num(TIME_MS) * 0.001 * sr;
         Ok(Box::new(DelayProc {
             buf: vec![0.0; len],
             write: 0,
             delay: Smoother::new(t, 50.0, sr),
-            gain: Smoother::new(super::gain::gain_of(params.num("gain_db")), 5.0, sr),
+            gain: Smoother::new(super::gain::gain_of(params.num(GAIN_DB)), 5.0, sr),
             sr,
         }))
     }
@@ -153,8 +162,8 @@ impl Processor for DelayProc {
 
     fn set_param(&mut self, index: usize, value: f64) {
         match index {
-            0 => self.delay.set(value * 0.001 * self.sr),
-            1 => self.gain.set(super::gain::gain_of(value)),
+            i if i == TIME_MS.index() => self.delay.set(value * 0.001 * self.sr),
+            i if i == GAIN_DB.index() => self.gain.set(super::gain::gain_of(value)),
             _ => {}
         }
     }

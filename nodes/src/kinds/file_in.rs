@@ -2,15 +2,25 @@
 //! out at `level_dbu` rms (or `level_db_spl` when acoustic); the file is
 //! resampled to the session rate when it differs.
 
-use super::audio_in::converter_peak;
+use super::audio_in::Converter;
 use crate::desc::*;
 use crate::wav::{read_wav, resample};
 use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
-use ohmpatch_engine::{
-    BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor,
-};
+use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor};
 use ohmpatch_patch::{Domain, KindSpec};
 use std::sync::Arc;
+
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{Choice, File, Flag, Num};
+
+// The params, in spec order.
+pub const PATH: ParamId<File> = ParamId::new(0, "path");
+pub const LEVEL_DBU: ParamId<Num> = ParamId::new(1, "level_dbu");
+pub const LEVEL_DB_SPL: ParamId<Num> = ParamId::new(2, "level_db_spl");
+pub const LOOP: ParamId<Flag> = ParamId::new(3, "loop");
+pub const CHANNEL: ParamId<Num> = ParamId::new(4, "channel");
+pub const DOMAIN: ParamId<Choice> = ParamId::new(5, "domain");
+pub const Z_OUT_OHM: ParamId<Num> = ParamId::new(6, "z_out_ohm");
 
 pub struct FileIn {
     spec: KindSpec,
@@ -20,42 +30,44 @@ impl FileIn {
     pub fn new() -> FileIn {
         FileIn {
             spec: KindSpec {
-                kind: "file_in",
-                help: "Plays a WAV file (relative to the patch's folder) as a source.",
+                kind: "file_in".into(),
+                help: "Plays a WAV file (relative to the patch's folder) as a source.".into(),
                 ports: vec![output(
                     "out",
                     Domain::Line,
                     "The file's signal in volts (or pascals when acoustic).",
                 )],
                 params: vec![
-                    path("path", "WAV file, relative to the patch's folder."),
+                    path(PATH, "WAV file, relative to the patch's folder."),
                     number(
-                        "level_dbu",
+                        LEVEL_DBU,
                         -60.0,
                         40.0,
                         18.0,
                         "dBu",
                         "Rms level of a 0 dBFS sine in the file.",
-                    ),
+                    )
+                    .live(),
                     number(
-                        "level_db_spl",
+                        LEVEL_DB_SPL,
                         60.0,
                         160.0,
                         120.0,
                         "dB SPL",
                         "Acoustic domain: rms level of a 0 dBFS sine in the file.",
-                    ),
-                    flag("loop", false, "Start again at the end."),
+                    )
+                    .live(),
+                    flag(LOOP, false, "Start again at the end.").live(),
                     integer(
-                        "channel",
+                        CHANNEL,
                         0.0,
                         64.0,
                         0.0,
                         "File channel to play, from 1; 0 mixes all channels.",
                     ),
-                    domain_param("line"),
+                    domain_param(DOMAIN, "line"),
                     number(
-                        "z_out_ohm",
+                        Z_OUT_OHM,
                         0.0,
                         1e6,
                         0.0,
@@ -74,16 +86,12 @@ impl Default for FileIn {
     }
 }
 
-/// The output port of a converter source: its domain and, when electrical, its impedance.
-pub fn source_port(params: &Params) -> PortElectrical {
-    let d = params.domain_or(Domain::Line);
-    let z = if d.is_electrical() {
-        ohms(params.num("z_out_ohm"))
-    } else {
-        Impedance::None
-    };
-    port(d, z)
-}
+const CONVERTER: Converter = Converter {
+    dbu: LEVEL_DBU,
+    db_spl: LEVEL_DB_SPL,
+    domain: DOMAIN,
+    z_out: Z_OUT_OHM,
+};
 
 impl NodeKind for FileIn {
     fn spec(&self) -> &KindSpec {
@@ -96,27 +104,23 @@ impl NodeKind for FileIn {
 
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
         StageAnalysis {
-            outputs: vec![super::audio_in::converter_nominal(
-                params,
-                "level_dbu",
-                "level_db_spl",
-            )],
+            outputs: vec![CONVERTER.nominal(params)],
             warnings: Vec::new(),
         }
     }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        vec![source_port(params)]
+        vec![CONVERTER.port(params)]
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
-        let domain = params.domain_or(Domain::Line);
-        let scale = converter_peak(params, domain, "level_dbu", "level_db_spl") as f32;
-        let p = params.path("path");
+        let domain = params.domain(DOMAIN);
+        let scale = CONVERTER.peak(params) as f32;
+        let p = params.path(PATH);
         let data: Arc<[f32]> = if p.is_empty() {
             Arc::from(Vec::new())
         } else {
             let path = env.resolve_path(p)?;
             let audio = read_wav(&path)?;
-            let ch = params.num("channel") as usize;
+            let ch = params.num(CHANNEL) as usize;
             let n = audio.channels.first().map_or(0, Vec::len);
             let mono: Vec<f32> = if ch == 0 {
                 let k = audio.channels.len().max(1) as f32;
@@ -138,7 +142,7 @@ impl NodeKind for FileIn {
         Ok(Box::new(FileInProc {
             data,
             pos: 0,
-            looping: params.flag("loop"),
+            looping: params.flag(LOOP),
             scale,
             domain,
         }))
@@ -175,15 +179,15 @@ impl Processor for FileInProc {
 
     fn set_param(&mut self, index: usize, value: f64) {
         match index {
-            1 if self.domain.is_electrical() => {
+            i if i == LEVEL_DBU.index() && self.domain.is_electrical() => {
                 self.scale =
                     (ohmpatch_engine::dsp::dbu_to_v(value) * std::f64::consts::SQRT_2) as f32;
             }
-            2 if self.domain == Domain::Acoustic => {
+            i if i == LEVEL_DB_SPL.index() && self.domain == Domain::Acoustic => {
                 self.scale =
                     (ohmpatch_engine::dsp::spl_to_pa(value) * std::f64::consts::SQRT_2) as f32;
             }
-            3 => self.looping = value != 0.0,
+            i if i == LOOP.index() => self.looping = value != 0.0,
             _ => {}
         }
     }

@@ -7,6 +7,13 @@ use ohmpatch_engine::dsp::{Smoother, db_to_gain, scale_into};
 use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor};
 use ohmpatch_patch::{Domain, KindSpec};
 
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{Choice, Num};
+
+// The params, in spec order.
+pub const GAIN_DB: ParamId<Num> = ParamId::new(0, "gain_db");
+pub const DOMAIN: ParamId<Choice> = ParamId::new(1, "domain");
+
 pub struct Gain {
     spec: KindSpec,
 }
@@ -15,22 +22,23 @@ impl Gain {
     pub fn new() -> Gain {
         Gain {
             spec: KindSpec {
-                kind: "gain",
-                help: "Ideal gain or attenuation in dB; no impedance, no noise.",
+                kind: "gain".into(),
+                help: "Ideal gain or attenuation in dB; no impedance, no noise.".into(),
                 ports: vec![
                     input("in", Domain::Line, "Signal in."),
                     output("out", Domain::Line, "Signal times the gain."),
                 ],
                 params: vec![
                     number(
-                        "gain_db",
+                        GAIN_DB,
                         -120.0,
                         60.0,
                         0.0,
                         "dB",
                         "Gain; −120 dB is silence.",
-                    ),
-                    domain_param("line"),
+                    )
+                    .live(),
+                    domain_param(DOMAIN, "line"),
                 ],
             },
         }
@@ -58,16 +66,16 @@ impl NodeKind for Gain {
 
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
         StageAnalysis {
-            outputs: vec![Level::sum(inputs).scaled(gain_of(params.num("gain_db")))],
+            outputs: vec![Level::sum(inputs).scaled(gain_of(params.num(GAIN_DB)))],
             warnings: Vec::new(),
         }
     }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        transparent(&self.spec, params)
+        transparent(&self.spec, params, DOMAIN)
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         Ok(Box::new(GainProc {
-            gain: Smoother::new(gain_of(params.num("gain_db")), 5.0, env.sample_rate),
+            gain: Smoother::new(gain_of(params.num(GAIN_DB)), 5.0, env.sample_rate),
         }))
     }
 }
@@ -91,7 +99,7 @@ impl Processor for GainProc {
     }
 
     fn set_param(&mut self, index: usize, value: f64) {
-        if index == 0 {
+        if index == GAIN_DB.index() {
             self.gain.set(gain_of(value));
         }
     }

@@ -30,6 +30,17 @@ use ohmpatch_engine::{
 use ohmpatch_patch::{Domain, KindSpec};
 use std::f64::consts::PI;
 
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{Choice, Num};
+
+// The params, in spec order.
+pub const MODEL: ParamId<Choice> = ParamId::new(0, "model");
+pub const SENSITIVITY_DBV_PA: ParamId<Num> = ParamId::new(1, "sensitivity_dbv_pa");
+pub const Z_OUT_OHM: ParamId<Num> = ParamId::new(2, "z_out_ohm");
+pub const DISTANCE_M: ParamId<Num> = ParamId::new(3, "distance_m");
+pub const ANGLE_DEG: ParamId<Num> = ParamId::new(4, "angle_deg");
+pub const SELF_NOISE_DB_SPL: ParamId<Num> = ParamId::new(5, "self_noise_db_spl");
+
 /// Speed of sound, m/s (CONTRACT §1).
 pub const SPEED_OF_SOUND: f64 = 343.0;
 /// The farthest a mic may be placed; bounds the delay line.
@@ -132,10 +143,7 @@ fn or_model(v: f64, model: f64) -> f64 {
 }
 
 pub fn resolved_z_out(params: &Params) -> f64 {
-    or_model(
-        params.num("z_out_ohm"),
-        model(params.choice("model")).z_out_ohm,
-    )
+    or_model(params.num(Z_OUT_OHM), model(params.choice(MODEL)).z_out_ohm)
 }
 
 fn resolved_sensitivity(v: f64, m: &MicModel) -> f64 {
@@ -163,8 +171,8 @@ impl Mic {
     pub fn new() -> Mic {
         Mic {
             spec: KindSpec {
-                kind: "mic",
-                help: "Microphone: pressure at 1 m from the source in, open-circuit volts out. Distance (1/r, r/343 s delay), polar pattern, proximity effect, the model's response and self-noise.",
+                kind: "mic".into(),
+                help: "Microphone: pressure at 1 m from the source in, open-circuit volts out. Distance (1/r, r/343 s delay), polar pattern, proximity effect, the model's response and self-noise.".into(),
                 ports: vec![
                     input(
                         "in",
@@ -179,21 +187,21 @@ impl Mic {
                 ],
                 params: vec![
                     choice(
-                        "model",
+                        MODEL,
                         MODELS,
                         "dynamic_57",
                         "dynamic_57 (SM57-like cardioid: −56 dBV/Pa, 310 Ω, low cut, presence rise 3–10 kHz), condenser (cardioid, −40 dBV/Pa, 200 Ω, 17 dB SPL self-noise) or ideal (flat omni, no proximity, −56 dBV/Pa, 0 Ω). The model sets the response shape and what 0 means in the params below.",
                     ),
                     number(
-                        "sensitivity_dbv_pa",
+                        SENSITIVITY_DBV_PA,
                         -80.0,
                         0.0,
                         0.0,
                         "dBV/Pa",
                         "Open-circuit sensitivity at 1 kHz. 0 = the model's (−56 dynamic_57, −40 condenser, −56 ideal).",
-                    ),
+                    ).live(),
                     number(
-                        "z_out_ohm",
+                        Z_OUT_OHM,
                         0.0,
                         10_000.0,
                         0.0,
@@ -201,29 +209,29 @@ impl Mic {
                         "Output impedance. 0 = the model's (310 dynamic_57, 200 condenser, 0 ideal = no loading).",
                     ),
                     log_number(
-                        "distance_m",
+                        DISTANCE_M,
                         0.005,
                         MAX_DISTANCE_M,
                         1.0,
                         "m",
                         "Distance from the source: level ∝ 1/r, delay r/343 s, proximity effect below 343/(4πr) Hz for the cardioids.",
-                    ),
+                    ).live(),
                     number(
-                        "angle_deg",
+                        ANGLE_DEG,
                         0.0,
                         180.0,
                         0.0,
                         "°",
                         "Angle off axis; cardioid gain 0.5 + 0.5·cos θ (the omni ideal model ignores it).",
-                    ),
+                    ).live(),
                     number(
-                        "self_noise_db_spl",
+                        SELF_NOISE_DB_SPL,
                         -1.0,
                         100.0,
                         0.0,
                         "dB SPL",
                         "Equivalent acoustic self-noise, 20 Hz–20 kHz unweighted. 0 = the model's (none for dynamic_57 and ideal, 17 for condenser); negative = none.",
-                    ),
+                    ).live(),
                 ],
             },
         }
@@ -248,17 +256,12 @@ impl NodeKind for Mic {
         ]
     }
 
-    fn is_realtime_param(&self, name: &str) -> bool {
-        // A new model is a new response and state: rebuild (crossfaded).
-        name != "model"
-    }
-
     fn analyze(&self, params: &Params, ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
-        let mi = params.choice("model");
+        let mi = params.choice(MODEL);
         let m = model(mi);
-        let sens = dbv_to_v(resolved_sensitivity(params.num("sensitivity_dbv_pa"), &m));
-        let r = params.num("distance_m");
-        let g = sens / r * polar_gain(&m, ctx.freq, r, params.num("angle_deg")) * {
+        let sens = dbv_to_v(resolved_sensitivity(params.num(SENSITIVITY_DBV_PA), &m));
+        let r = params.num(DISTANCE_M);
+        let g = sens / r * polar_gain(&m, ctx.freq, r, params.num(ANGLE_DEG)) * {
             let (eq, n) = response(mi, ctx.sample_rate);
             eq[..n]
                 .iter()
@@ -266,8 +269,7 @@ impl NodeKind for Mic {
                 .product::<f64>()
         };
         let l = Level::sum(inputs).scaled(g);
-        let own =
-            self_noise_pa(params.num("self_noise_db_spl"), &m) * sens * ctx.noise_in_band(0.0);
+        let own = self_noise_pa(params.num(SELF_NOISE_DB_SPL), &m) * sens * ctx.noise_in_band(0.0);
         StageAnalysis {
             outputs: vec![Level {
                 noise: l.noise.hypot(own),
@@ -279,14 +281,14 @@ impl NodeKind for Mic {
 
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         let sr = env.sample_rate;
-        let mi = params.choice("model");
+        let mi = params.choice(MODEL);
         let m = model(mi);
         let (eq, eq_len) = response(mi, sr);
         let max_delay = (MAX_DISTANCE_M / SPEED_OF_SOUND * sr).ceil() as usize + INTERP_TAPS + 4;
         let size = max_delay.next_power_of_two();
-        let distance = params.num("distance_m");
-        let sens = dbv_to_v(resolved_sensitivity(params.num("sensitivity_dbv_pa"), &m));
-        let noise = self_noise_pa(params.num("self_noise_db_spl"), &m);
+        let distance = params.num(DISTANCE_M);
+        let sens = dbv_to_v(resolved_sensitivity(params.num(SENSITIVITY_DBV_PA), &m));
+        let noise = self_noise_pa(params.num(SELF_NOISE_DB_SPL), &m);
         let mut p = MicProc {
             model: m,
             sr,
@@ -294,7 +296,7 @@ impl NodeKind for Mic {
             mask: size - 1,
             write: 0,
             distance: Smoother::new(distance, 30.0, sr),
-            angle_cos: Smoother::new(params.num("angle_deg").to_radians().cos(), 10.0, sr),
+            angle_cos: Smoother::new(params.num(ANGLE_DEG).to_radians().cos(), 10.0, sr),
             sens: Smoother::new(sens, 10.0, sr),
             noise_pa: Smoother::new(noise, 10.0, sr),
             noise_factor: white_total_factor(sr),
@@ -456,12 +458,14 @@ impl Processor for MicProc {
 
     fn set_param(&mut self, index: usize, value: f64) {
         match index {
-            1 => self
+            i if i == SENSITIVITY_DBV_PA.index() => self
                 .sens
                 .set(dbv_to_v(resolved_sensitivity(value, &self.model))),
-            3 => self.distance.set(value.clamp(0.005, MAX_DISTANCE_M)),
-            4 => self.angle_cos.set(value.to_radians().cos()),
-            5 => self.noise_pa.set(self_noise_pa(value, &self.model)),
+            i if i == DISTANCE_M.index() => self.distance.set(value.clamp(0.005, MAX_DISTANCE_M)),
+            i if i == ANGLE_DEG.index() => self.angle_cos.set(value.to_radians().cos()),
+            i if i == SELF_NOISE_DB_SPL.index() => {
+                self.noise_pa.set(self_noise_pa(value, &self.model))
+            }
             _ => {}
         }
     }

@@ -7,6 +7,19 @@ use ohmpatch_engine::dsp::Smoother;
 use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor};
 use ohmpatch_patch::{Domain, KindSpec};
 
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{Choice, Num};
+
+// The params, in spec order.
+pub const GAIN_DB: ParamId<Num> = ParamId::new(0, "gain_db");
+pub const IN1_DB: ParamId<Num> = ParamId::new(1, "in1_db");
+pub const IN2_DB: ParamId<Num> = ParamId::new(2, "in2_db");
+pub const IN3_DB: ParamId<Num> = ParamId::new(3, "in3_db");
+pub const IN4_DB: ParamId<Num> = ParamId::new(4, "in4_db");
+pub const DOMAIN: ParamId<Choice> = ParamId::new(5, "domain");
+/// The inputs' levels, in port order.
+const INPUTS: [ParamId<Num>; 4] = [IN1_DB, IN2_DB, IN3_DB, IN4_DB];
+
 pub struct Mixer {
     spec: KindSpec,
 }
@@ -15,8 +28,8 @@ impl Mixer {
     pub fn new() -> Mixer {
         Mixer {
             spec: KindSpec {
-                kind: "mixer",
-                help: "Sums four inputs, each with a level, then applies a master gain.",
+                kind: "mixer".into(),
+                help: "Sums four inputs, each with a level, then applies a master gain.".into(),
                 ports: vec![
                     input("in1", Domain::Line, "Input 1."),
                     input("in2", Domain::Line, "Input 2."),
@@ -25,12 +38,12 @@ impl Mixer {
                     output("out", Domain::Line, "The mix."),
                 ],
                 params: vec![
-                    number("gain_db", -120.0, 60.0, 0.0, "dB", "Master gain."),
-                    number("in1_db", -120.0, 24.0, 0.0, "dB", "Level of input 1."),
-                    number("in2_db", -120.0, 24.0, 0.0, "dB", "Level of input 2."),
-                    number("in3_db", -120.0, 24.0, 0.0, "dB", "Level of input 3."),
-                    number("in4_db", -120.0, 24.0, 0.0, "dB", "Level of input 4."),
-                    domain_param("line"),
+                    number(GAIN_DB, -120.0, 60.0, 0.0, "dB", "Master gain.").live(),
+                    number(IN1_DB, -120.0, 24.0, 0.0, "dB", "Level of input 1.").live(),
+                    number(IN2_DB, -120.0, 24.0, 0.0, "dB", "Level of input 2.").live(),
+                    number(IN3_DB, -120.0, 24.0, 0.0, "dB", "Level of input 3.").live(),
+                    number(IN4_DB, -120.0, 24.0, 0.0, "dB", "Level of input 4.").live(),
+                    domain_param(DOMAIN, "line"),
                 ],
             },
         }
@@ -56,30 +69,26 @@ impl NodeKind for Mixer {
         let each: Vec<Level> = inputs
             .iter()
             .enumerate()
-            .map(|(i, l)| {
-                l.scaled(gain_of(
-                    params.num(["in1_db", "in2_db", "in3_db", "in4_db"][i.min(3)]),
-                ))
-            })
+            .map(|(i, l)| l.scaled(gain_of(params.num(INPUTS[i.min(3)]))))
             .collect();
         StageAnalysis {
-            outputs: vec![Level::sum(&each).scaled(gain_of(params.num("gain_db")))],
+            outputs: vec![Level::sum(&each).scaled(gain_of(params.num(GAIN_DB)))],
             warnings: Vec::new(),
         }
     }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        transparent(&self.spec, params)
+        transparent(&self.spec, params, DOMAIN)
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         let sr = env.sample_rate;
-        let mk = |n: &str| Smoother::new(gain_of(params.num(n)), 5.0, sr);
+        let mk = |id| Smoother::new(gain_of(params.num(id)), 5.0, sr);
         Ok(Box::new(MixerProc {
             gains: [
-                mk("gain_db"),
-                mk("in1_db"),
-                mk("in2_db"),
-                mk("in3_db"),
-                mk("in4_db"),
+                mk(GAIN_DB),
+                mk(INPUTS[0]),
+                mk(INPUTS[1]),
+                mk(INPUTS[2]),
+                mk(INPUTS[3]),
             ],
         }))
     }
@@ -106,7 +115,8 @@ impl Processor for MixerProc {
     }
 
     fn set_param(&mut self, index: usize, value: f64) {
-        if index < 5 {
+        // Master then inputs 1–4: the params' spec order is the gains' order.
+        if index <= IN4_DB.index() {
             self.gains[index].set(gain_of(value));
         }
     }

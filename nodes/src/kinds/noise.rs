@@ -22,7 +22,7 @@
 //! and the `seed` param, so the same render gives the same bytes.
 
 use super::physdsp::{Biquad, Kellet, NOISE_BAND_HZ, band_power_integral};
-use super::tone::source_rms;
+use super::tone::SourceLevel;
 use crate::desc::*;
 use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
 use ohmpatch_engine::dsp::{Rng, Smoother};
@@ -31,6 +31,21 @@ use ohmpatch_engine::{
 };
 use ohmpatch_patch::{Domain, KindSpec};
 use std::f64::consts::PI;
+
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{Choice, Num};
+
+// The params, in spec order.
+pub const COLOR: ParamId<Choice> = ParamId::new(0, "color");
+pub const LEVEL_DBU: ParamId<Num> = ParamId::new(1, "level_dbu");
+pub const LEVEL_DB_SPL: ParamId<Num> = ParamId::new(2, "level_db_spl");
+pub const LEVEL_DBFS: ParamId<Num> = ParamId::new(3, "level_dbfs");
+pub const RESISTANCE_OHM: ParamId<Num> = ParamId::new(4, "resistance_ohm");
+pub const TEMPERATURE_K: ParamId<Num> = ParamId::new(5, "temperature_k");
+pub const MAINS_HZ: ParamId<Num> = ParamId::new(6, "mains_hz");
+pub const SEED: ParamId<Num> = ParamId::new(7, "seed");
+pub const DOMAIN: ParamId<Choice> = ParamId::new(8, "domain");
+pub const Z_OUT_OHM: ParamId<Num> = ParamId::new(9, "z_out_ohm");
 
 pub const COLORS: &[&str] = &["white", "pink", "brown", "thermal", "hum"];
 
@@ -59,8 +74,8 @@ impl Noise {
     pub fn new() -> Noise {
         Noise {
             spec: KindSpec {
-                kind: "noise",
-                help: "Seeded noise source: white, pink, brown, a resistor's thermal noise, or mains hum. Levels are rms over 20 Hz–20 kHz, unweighted.",
+                kind: "noise".into(),
+                help: "Seeded noise source: white, pink, brown, a resistor's thermal noise, or mains hum. Levels are rms over 20 Hz–20 kHz, unweighted.".into(),
                 ports: vec![output(
                     "out",
                     Domain::Line,
@@ -68,69 +83,69 @@ impl Noise {
                 )],
                 params: vec![
                     choice(
-                        "color",
+                        COLOR,
                         COLORS,
                         "white",
                         "white, pink (−3 dB/oct), brown (−6 dB/oct), thermal (sqrt(4kTRB) of resistance_ohm at temperature_k; ignores level) or hum (mains fundamental and harmonics 2–10 at fixed relative levels 0, −10, −6, −20, −12, −26, −18, −32, −24, −38 dB).",
                     ),
                     number(
-                        "level_dbu",
+                        LEVEL_DBU,
                         -160.0,
                         40.0,
                         -20.0,
                         "dBu",
                         "Rms over 20 Hz–20 kHz on electrical domains.",
-                    ),
+                    ).live(),
                     number(
-                        "level_db_spl",
+                        LEVEL_DB_SPL,
                         0.0,
                         160.0,
                         60.0,
                         "dB SPL",
                         "Rms over 20 Hz–20 kHz when the domain is acoustic.",
-                    ),
+                    ).live(),
                     number(
-                        "level_dbfs",
+                        LEVEL_DBFS,
                         -160.0,
                         0.0,
                         -30.0,
                         "dBFS",
                         "Rms over 20 Hz–20 kHz when the domain is digital.",
-                    ),
+                    ).live(),
                     log_number(
-                        "resistance_ohm",
+                        RESISTANCE_OHM,
                         1.0,
                         1e7,
                         150.0,
                         "Ω",
                         "Thermal: the resistor whose noise this is.",
-                    ),
+                    ).live(),
                     number(
-                        "temperature_k",
+                        TEMPERATURE_K,
                         1.0,
                         1000.0,
                         300.0,
                         "K",
                         "Thermal: its temperature.",
-                    ),
+                    ).live(),
                     number(
-                        "mains_hz",
+                        MAINS_HZ,
                         40.0,
                         70.0,
                         50.0,
                         "Hz",
                         "Hum: mains frequency (50 or 60).",
-                    ),
+                    ).live(),
                     integer(
-                        "seed",
+                        SEED,
                         0.0,
                         1e9,
                         0.0,
                         "Mixed with the render seed and the node id; change it for an uncorrelated copy.",
                     ),
-                    domain_param("line"),
+                    domain_param(DOMAIN, "line"),
                     number(
-                        "z_out_ohm",
+                        Z_OUT_OHM,
                         0.0,
                         1e7,
                         0.0,
@@ -177,9 +192,14 @@ fn sigma_for(level: f64, sr: f64, mag: impl Fn(f64) -> f64) -> f64 {
     level * (0.5 * sr / integral).sqrt()
 }
 
+const LEVEL: SourceLevel = SourceLevel {
+    dbu: LEVEL_DBU,
+    db_spl: LEVEL_DB_SPL,
+    dbfs: LEVEL_DBFS,
+};
+
 fn level_of(params: &Params) -> f64 {
-    let domain = params.domain_or(Domain::Line);
-    source_rms(params, domain)
+    LEVEL.rms(params, params.domain(DOMAIN))
 }
 
 impl NodeKind for Noise {
@@ -192,32 +212,27 @@ impl NodeKind for Noise {
     }
 
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        let d = params.domain_or(Domain::Line);
+        let d = params.domain(DOMAIN);
         vec![port(
             d,
             if d.is_electrical() {
-                ohms(params.num("z_out_ohm"))
+                ohms(params.num(Z_OUT_OHM))
             } else {
                 Impedance::None
             },
         )]
     }
 
-    fn is_realtime_param(&self, name: &str) -> bool {
-        // Colour, seed and domain restart the generator (deterministically).
-        !matches!(name, "color" | "seed" | "domain")
-    }
-
     /// Everything this node makes counts as noise in `check`, over
     /// 20 Hz–20 kHz (hum included: it is what it interferes with).
     fn analyze(&self, params: &Params, ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
-        let noise = match params.choice("color") {
+        let noise = match params.choice(COLOR) {
             THERMAL => {
-                thermal_rms(params.num("resistance_ohm"), params.num("temperature_k"))
+                thermal_rms(params.num(RESISTANCE_OHM), params.num(TEMPERATURE_K))
                     * ctx.noise_in_band(0.0)
             }
             HUM => {
-                let mains = params.num("mains_hz");
+                let mains = params.num(MAINS_HZ);
                 hum_amplitudes(level_of(params), mains, ctx.sample_rate)
                     .iter()
                     .enumerate()
@@ -240,9 +255,9 @@ impl NodeKind for Noise {
 
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         let sr = env.sample_rate;
-        let color = params.choice("color");
-        let domain = params.domain_or(Domain::Line);
-        let seed = params.num("seed") as u64;
+        let color = params.choice(COLOR);
+        let domain = params.domain(DOMAIN);
+        let seed = params.num(SEED) as u64;
         let mut rng =
             Rng::new(env.node_seed() ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17));
         let mut phases = [0.0; 10];
@@ -268,9 +283,9 @@ impl NodeKind for Noise {
                 }),
             ],
             level: level_of(params),
-            resistance: params.num("resistance_ohm"),
-            temperature: params.num("temperature_k"),
-            mains_hz: params.num("mains_hz"),
+            resistance: params.num(RESISTANCE_OHM),
+            temperature: params.num(TEMPERATURE_K),
+            mains_hz: params.num(MAINS_HZ),
             phase: 0.0,
             harmonic_phase: phases,
             hum: [0.0; 10],
@@ -366,14 +381,18 @@ impl Processor for NoiseProc {
 
     fn set_param(&mut self, index: usize, value: f64) {
         match index {
-            1 if self.domain.is_electrical() => self.level = ohmpatch_engine::dsp::dbu_to_v(value),
-            2 if self.domain == Domain::Acoustic => {
+            i if i == LEVEL_DBU.index() && self.domain.is_electrical() => {
+                self.level = ohmpatch_engine::dsp::dbu_to_v(value)
+            }
+            i if i == LEVEL_DB_SPL.index() && self.domain == Domain::Acoustic => {
                 self.level = ohmpatch_engine::dsp::spl_to_pa(value)
             }
-            3 if self.domain == Domain::Digital => self.level = 10f64.powf(value / 20.0),
-            4 => self.resistance = value,
-            5 => self.temperature = value,
-            6 => self.mains_hz = value,
+            i if i == LEVEL_DBFS.index() && self.domain == Domain::Digital => {
+                self.level = 10f64.powf(value / 20.0)
+            }
+            i if i == RESISTANCE_OHM.index() => self.resistance = value,
+            i if i == TEMPERATURE_K.index() => self.temperature = value,
+            i if i == MAINS_HZ.index() => self.mains_hz = value,
             _ => return,
         }
         self.retarget();

@@ -10,6 +10,16 @@ use ohmpatch_engine::{
 };
 use ohmpatch_patch::{Domain, KindSpec};
 
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{Flag, Num};
+
+// The params, in spec order.
+pub const CHANNEL: ParamId<Num> = ParamId::new(0, "channel");
+pub const FULL_SCALE_DBU: ParamId<Num> = ParamId::new(1, "full_scale_dbu");
+pub const LIMITER: ParamId<Flag> = ParamId::new(2, "limiter");
+pub const CEILING_DBFS: ParamId<Num> = ParamId::new(3, "ceiling_dbfs");
+pub const Z_IN_OHM: ParamId<Num> = ParamId::new(4, "z_in_ohm");
+
 pub struct Output {
     spec: KindSpec,
 }
@@ -23,40 +33,40 @@ impl Output {
     pub fn new() -> Output {
         Output {
             spec: KindSpec {
-                kind: "output",
-                help: "Sends its input to a device channel (and to `render`'s WAV): volts to full scale, with a safety limiter.",
+                kind: "output".into(),
+                help: "Sends its input to a device channel (and to `render`'s WAV): volts to full scale, with a safety limiter.".into(),
                 ports: vec![input("in", Domain::Line, "Line-level volts to convert.")],
                 params: vec![
                     integer(
-                        "channel",
+                        CHANNEL,
                         1.0,
                         64.0,
                         1.0,
                         "Device channel, from 1 (render writes one channel per output node, in id order).",
                     ),
                     number(
-                        "full_scale_dbu",
+                        FULL_SCALE_DBU,
                         -20.0,
                         40.0,
                         18.0,
                         "dBu",
                         "The level of a sine that peaks at 0 dBFS (EBU R68: +18 dBu).",
-                    ),
+                    ).live(),
                     flag(
-                        "limiter",
+                        LIMITER,
                         true,
                         "Safety limiter: nothing above the ceiling reaches the device.",
-                    ),
+                    ).live(),
                     number(
-                        "ceiling_dbfs",
+                        CEILING_DBFS,
                         -40.0,
                         0.0,
                         0.0,
                         "dBFS",
                         "The limiter's ceiling.",
-                    ),
+                    ).live(),
                     log_number(
-                        "z_in_ohm",
+                        Z_IN_OHM,
                         1.0,
                         1e7,
                         100_000.0,
@@ -81,14 +91,14 @@ impl NodeKind for Output {
     }
 
     fn device_channel(&self, params: &Params) -> Option<u32> {
-        Some((params.num("channel").max(1.0) as u32) - 1)
+        Some((params.num(CHANNEL).max(1.0) as u32) - 1)
     }
 
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
         // The device output in full scale; it clips (or limits) at the ceiling.
-        let scale = 1.0 / full_scale_peak_v(params.num("full_scale_dbu"));
+        let scale = 1.0 / full_scale_peak_v(params.num(FULL_SCALE_DBU));
         let mut l = Level::sum(inputs).scaled(scale);
-        l.clip = 10f64.powf(params.num("ceiling_dbfs") / 20.0) * std::f64::consts::FRAC_1_SQRT_2;
+        l.clip = 10f64.powf(params.num(CEILING_DBFS) / 20.0) * std::f64::consts::FRAC_1_SQRT_2;
         StageAnalysis {
             outputs: vec![l],
             warnings: Vec::new(),
@@ -98,14 +108,14 @@ impl NodeKind for Output {
         Role::DeviceOut
     }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        vec![port(Domain::Line, Impedance::Ohms(params.num("z_in_ohm")))]
+        vec![port(Domain::Line, Impedance::Ohms(params.num(Z_IN_OHM)))]
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         Ok(Box::new(OutputProc {
-            scale: (1.0 / full_scale_peak_v(params.num("full_scale_dbu"))) as f32,
+            scale: (1.0 / full_scale_peak_v(params.num(FULL_SCALE_DBU))) as f32,
             limiter: Limiter::new(
-                params.flag("limiter"),
-                params.num("ceiling_dbfs"),
+                params.flag(LIMITER),
+                params.num(CEILING_DBFS),
                 env.sample_rate,
             ),
         }))
@@ -196,9 +206,11 @@ impl Processor for OutputProc {
 
     fn set_param(&mut self, index: usize, value: f64) {
         match index {
-            1 => self.scale = (1.0 / full_scale_peak_v(value)) as f32,
-            2 => self.limiter.enabled = value != 0.0,
-            3 => self.limiter.set_ceiling_dbfs(value),
+            i if i == FULL_SCALE_DBU.index() => {
+                self.scale = (1.0 / full_scale_peak_v(value)) as f32
+            }
+            i if i == LIMITER.index() => self.limiter.enabled = value != 0.0,
+            i if i == CEILING_DBFS.index() => self.limiter.set_ceiling_dbfs(value),
             _ => {}
         }
     }

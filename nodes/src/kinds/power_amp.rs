@@ -31,6 +31,19 @@ use ohmpatch_engine::{
 };
 use ohmpatch_patch::{Domain, KindSpec};
 
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{Choice, Num};
+
+// The params, in spec order.
+pub const MODEL: ParamId<Choice> = ParamId::new(0, "model");
+pub const GAIN_DB: ParamId<Num> = ParamId::new(1, "gain_db");
+pub const POWER_W: ParamId<Num> = ParamId::new(2, "power_w");
+pub const RATED_LOAD_OHM: ParamId<Num> = ParamId::new(3, "rated_load_ohm");
+pub const Z_OUT_OHM: ParamId<Num> = ParamId::new(4, "z_out_ohm");
+pub const SNR_DB: ParamId<Num> = ParamId::new(5, "snr_db");
+pub const SAG: ParamId<Num> = ParamId::new(6, "sag");
+pub const Z_IN_OHM: ParamId<Num> = ParamId::new(7, "z_in_ohm");
+
 pub const MODELS: &[&str] = &["solid_state", "tube_push_pull"];
 
 /// Solid state: linear up to this fraction of Vc…
@@ -85,8 +98,8 @@ impl PowerAmp {
     pub fn new() -> PowerAmp {
         PowerAmp {
             spec: KindSpec {
-                kind: "power_amp",
-                help: "Power amplifier: gain, clipping at its rated power, residual noise, output impedance (damping factor) against the speaker's Z(f), supply sag. 4× oversampled (53 samples of latency).",
+                kind: "power_amp".into(),
+                help: "Power amplifier: gain, clipping at its rated power, residual noise, output impedance (damping factor) against the speaker's Z(f), supply sag. 4× oversampled (53 samples of latency).".into(),
                 ports: vec![
                     input("in", Domain::Line, "Line-level volts."),
                     output(
@@ -97,37 +110,37 @@ impl PowerAmp {
                 ],
                 params: vec![
                     choice(
-                        "model",
+                        MODEL,
                         MODELS,
                         "solid_state",
                         "solid_state (linear to 95 % of clip, then a hard-ish knee) or tube_push_pull (gradual, slightly asymmetric saturation; transformer coupled).",
-                    ),
+                    ).live(),
                     number(
-                        "gain_db",
+                        GAIN_DB,
                         0.0,
                         60.0,
                         32.0,
                         "dB",
                         "Voltage gain (32 dB: +8 dBu in → 77.5 V out).",
-                    ),
+                    ).live(),
                     log_number(
-                        "power_w",
+                        POWER_W,
                         0.1,
                         5000.0,
                         100.0,
                         "W",
                         "Rated power into the rated load; sets the clip voltage sqrt(2·P·R) peak.",
-                    ),
+                    ).live(),
                     number(
-                        "rated_load_ohm",
+                        RATED_LOAD_OHM,
                         1.0,
                         32.0,
                         8.0,
                         "Ω",
                         "The load the power is rated into.",
-                    ),
+                    ).live(),
                     number(
-                        "z_out_ohm",
+                        Z_OUT_OHM,
                         0.0,
                         100.0,
                         0.05,
@@ -135,22 +148,22 @@ impl PowerAmp {
                         "Output impedance. Default 0.05 Ω, a solid-state amp (damping factor 160 into 8 Ω); tube amps are 1–30 Ω: set it. 0 is ideal.",
                     ),
                     number(
-                        "snr_db",
+                        SNR_DB,
                         40.0,
                         140.0,
                         100.0,
                         "dB",
                         "Rated output over residual noise, 20 Hz–20 kHz unweighted.",
-                    ),
+                    ).live(),
                     number(
-                        "sag",
+                        SAG,
                         0.0,
                         1.0,
                         0.0,
                         "",
                         "Power-supply sag: 0 stiff, 1 a tube rectifier's droop (up to 35 % less headroom while loud).",
-                    ),
-                    log_number("z_in_ohm", 1000.0, 1e6, 20_000.0, "Ω", "Input impedance."),
+                    ).live(),
+                    log_number(Z_IN_OHM, 1000.0, 1e6, 20_000.0, "Ω", "Input impedance."),
                 ],
             },
         }
@@ -174,28 +187,28 @@ impl NodeKind for PowerAmp {
     }
 
     fn rated_load_ohm(&self, params: &Params) -> Option<f64> {
-        Some(params.num("rated_load_ohm"))
+        Some(params.num(RATED_LOAD_OHM))
     }
 
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         vec![
-            port(Domain::Line, Impedance::Ohms(params.num("z_in_ohm"))),
-            port(Domain::Speaker, ohms(params.num("z_out_ohm"))),
+            port(Domain::Line, Impedance::Ohms(params.num(Z_IN_OHM))),
+            port(Domain::Speaker, ohms(params.num(Z_OUT_OHM))),
         ]
     }
 
     fn analyze(&self, params: &Params, ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
-        let (p, r) = (params.num("power_w"), params.num("rated_load_ohm"));
+        let (p, r) = (params.num(POWER_W), params.num(RATED_LOAD_OHM));
         let inp = Level::sum(inputs);
-        let g = db_to_gain(params.num("gain_db"));
+        let g = db_to_gain(params.num(GAIN_DB));
         // Open-circuit sine rms at the onset of clipping; sag takes its share
         // when the output is that loud (rectified-sine average 2/π of peak).
-        let sag = 1.0 - SAG_DEPTH * params.num("sag") * std::f64::consts::FRAC_2_PI;
+        let sag = 1.0 - SAG_DEPTH * params.num(SAG) * std::f64::consts::FRAC_2_PI;
         let clip = clip_volts(p, r) * sag * std::f64::consts::FRAC_1_SQRT_2;
         // The test sine through the amp's own curve (at its unsagged rail).
         let vc = clip_volts(p, r);
         let asked = inp.signal * g;
-        let signal = if params.choice("model") == 1 {
+        let signal = if params.choice(MODEL) == 1 {
             sine_rms_through(|x| tube(x, vc), asked)
         } else {
             sine_rms_through(|x| solid_state(x, vc), asked)
@@ -203,7 +216,7 @@ impl NodeKind for PowerAmp {
         let out = Level {
             signal,
             noise: (inp.noise * g)
-                .hypot(noise_volts(p, r, params.num("snr_db")) * ctx.noise_in_band(0.0)),
+                .hypot(noise_volts(p, r, params.num(SNR_DB)) * ctx.noise_in_band(0.0)),
             clip,
         };
         let mut warnings = Vec::new();
@@ -241,20 +254,20 @@ impl NodeKind for PowerAmp {
 
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         let sr = env.sample_rate;
-        let (p, r) = (params.num("power_w"), params.num("rated_load_ohm"));
+        let (p, r) = (params.num(POWER_W), params.num(RATED_LOAD_OHM));
         Ok(Box::new(PowerAmpProc {
-            model: params.choice("model"),
-            gain: Smoother::new(db_to_gain(params.num("gain_db")), 5.0, sr),
+            model: params.choice(MODEL),
+            gain: Smoother::new(db_to_gain(params.num(GAIN_DB)), 5.0, sr),
             power: p,
             rated_load: r,
-            snr_db: params.num("snr_db"),
+            snr_db: params.num(SNR_DB),
             vc: Smoother::new(clip_volts(p, r), 5.0, sr),
             noise: Smoother::new(
-                noise_volts(p, r, params.num("snr_db")) * white_total_factor(sr),
+                noise_volts(p, r, params.num(SNR_DB)) * white_total_factor(sr),
                 5.0,
                 sr,
             ),
-            sag: Smoother::new(params.num("sag"), 5.0, sr),
+            sag: Smoother::new(params.num(SAG), 5.0, sr),
             env: 0.0,
             attack: 1.0 - (-1.0 / (SAG_ATTACK_MS * 1e-3 * sr)).exp(),
             release: 1.0 - (-1.0 / (SAG_RELEASE_MS * 1e-3 * sr)).exp(),
@@ -336,21 +349,21 @@ impl Processor for PowerAmpProc {
 
     fn set_param(&mut self, index: usize, value: f64) {
         match index {
-            0 => self.model = value as usize,
-            1 => self.gain.set(db_to_gain(value)),
-            2 => {
+            i if i == MODEL.index() => self.model = value as usize,
+            i if i == GAIN_DB.index() => self.gain.set(db_to_gain(value)),
+            i if i == POWER_W.index() => {
                 self.power = value.max(1e-3);
                 self.retarget();
             }
-            3 => {
+            i if i == RATED_LOAD_OHM.index() => {
                 self.rated_load = value.max(0.1);
                 self.retarget();
             }
-            5 => {
+            i if i == SNR_DB.index() => {
                 self.snr_db = value;
                 self.retarget();
             }
-            6 => self.sag.set(value.clamp(0.0, 1.0)),
+            i if i == SAG.index() => self.sag.set(value.clamp(0.0, 1.0)),
             _ => {}
         }
     }

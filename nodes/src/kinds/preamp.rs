@@ -45,6 +45,18 @@ use ohmpatch_engine::{
 use ohmpatch_patch::{Domain, KindSpec};
 use std::sync::OnceLock;
 
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{Choice, Num};
+
+// The params, in spec order.
+pub const MODEL: ParamId<Choice> = ParamId::new(0, "model");
+pub const GAIN_DB: ParamId<Num> = ParamId::new(1, "gain_db");
+pub const PAD_DB: ParamId<Num> = ParamId::new(2, "pad_db");
+pub const Z_IN_OHM: ParamId<Num> = ParamId::new(3, "z_in_ohm");
+pub const EIN_DBU: ParamId<Num> = ParamId::new(4, "ein_dbu");
+pub const CLIP_DBU: ParamId<Num> = ParamId::new(5, "clip_dbu");
+pub const OVERSAMPLE: ParamId<Num> = ParamId::new(6, "oversample");
+
 /// Output impedance of the line driver.
 pub const Z_OUT_OHM: f64 = 50.0;
 
@@ -52,12 +64,6 @@ pub const Z_OUT_OHM: f64 = 50.0;
 const HI_Z_OHM: f64 = 100_000.0;
 
 const MODELS: &[&str] = &["clean", "tube_12ax7"];
-
-// Param indices, in spec order (set_param receives these).
-const P_GAIN: usize = 1;
-const P_PAD: usize = 2;
-const P_EIN: usize = 4;
-const P_CLIP: usize = 5;
 
 pub struct Preamp {
     spec: KindSpec,
@@ -67,8 +73,8 @@ impl Preamp {
     pub fn new() -> Preamp {
         Preamp {
             spec: KindSpec {
-                kind: "preamp",
-                help: "Mic or instrument preamp to line level: gain, pad, input impedance, noise (EIN), soft clipping; clean or a 12AX7 tube stage.",
+                kind: "preamp".into(),
+                help: "Mic or instrument preamp to line level: gain, pad, input impedance, noise (EIN), soft clipping; clean or a 12AX7 tube stage.".into(),
                 ports: vec![
                     input(
                         "in",
@@ -79,29 +85,29 @@ impl Preamp {
                 ],
                 params: vec![
                     choice(
-                        "model",
+                        MODEL,
                         MODELS,
                         "clean",
                         "clean (solid state, soft clip at clip_dbu) or tube_12ax7 (one triode stage).",
                     ),
                     number(
-                        "gain_db",
+                        GAIN_DB,
                         0.0,
                         70.0,
                         40.0,
                         "dB",
                         "Small-signal gain from the input terminals to the output.",
-                    ),
+                    ).live(),
                     number(
-                        "pad_db",
+                        PAD_DB,
                         0.0,
                         30.0,
                         0.0,
                         "dB",
                         "Input attenuator before the amplifier (usually 0 or 20 dB); it does not lower the noise.",
-                    ),
+                    ).live(),
                     log_number(
-                        "z_in_ohm",
+                        Z_IN_OHM,
                         100.0,
                         10e6,
                         1200.0,
@@ -109,23 +115,23 @@ impl Preamp {
                         "Input impedance: 1.2–10 kΩ for mics, about 1 MΩ for instruments.",
                     ),
                     number(
-                        "ein_dbu",
+                        EIN_DBU,
                         -140.0,
                         -90.0,
                         -128.0,
                         "dBu",
                         "Equivalent input noise, 20 Hz–20 kHz unweighted, 150 Ω source (−130.8 dBu is the source's own floor).",
-                    ),
+                    ).live(),
                     number(
-                        "clip_dbu",
+                        CLIP_DBU,
                         0.0,
                         40.0,
                         24.0,
                         "dBu",
                         "Output clip level: the largest sine the output can swing.",
-                    ),
+                    ).live(),
                     integer(
-                        "oversample",
+                        OVERSAMPLE,
                         1.0,
                         8.0,
                         4.0,
@@ -154,12 +160,8 @@ impl NodeKind for Preamp {
         &self.spec
     }
 
-    fn is_realtime_param(&self, name: &str) -> bool {
-        !matches!(name, "model" | "oversample")
-    }
-
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        let z_in = params.num("z_in_ohm");
+        let z_in = params.num(Z_IN_OHM);
         let in_domain = if z_in >= HI_Z_OHM {
             Domain::Instrument
         } else {
@@ -172,16 +174,16 @@ impl NodeKind for Preamp {
     }
 
     fn analyze(&self, params: &Params, ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
-        let g = db_to_gain(params.num("gain_db"));
-        let pad = db_to_gain(-params.num("pad_db"));
+        let g = db_to_gain(params.num(GAIN_DB));
+        let pad = db_to_gain(-params.num(PAD_DB));
         let inp = Level::sum(inputs);
-        let ein = dbu_to_v(params.num("ein_dbu")) * ctx.noise_in_band(0.0);
+        let ein = dbu_to_v(params.num(EIN_DBU)) * ctx.noise_in_band(0.0);
         let (drive, out) = shaper_gains(params);
         // The test sine through the stage's own curve, so that a stage driven
         // into its knee (a tube compressing) is predicted as it will sound.
         let rms_in = inp.signal * pad * drive;
         let signal = out
-            * match params.choice("model") {
+            * match params.choice(MODEL) {
                 1 => sine_rms_through(|x| tube_table().f(x), rms_in),
                 _ => sine_rms_through(|x| SoftClip.f(x), rms_in),
             };
@@ -189,16 +191,16 @@ impl NodeKind for Preamp {
             outputs: vec![Level {
                 signal,
                 noise: (inp.noise * pad * g).hypot(ein * g),
-                clip: dbu_to_v(params.num("clip_dbu")),
+                clip: dbu_to_v(params.num(CLIP_DBU)),
             }],
             warnings: Vec::new(),
         }
     }
 
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
-        let factor = nearest_factor(params.num("oversample"));
+        let factor = nearest_factor(params.num(OVERSAMPLE));
         let common = Common::new(params, env, factor);
-        Ok(match params.choice("model") {
+        Ok(match params.choice(MODEL) {
             1 => Box::new(PreampProc::new(tube_table(), common, true)),
             _ => Box::new(PreampProc::new(SoftClip, common, false)),
         })
@@ -273,7 +275,7 @@ struct Common {
 impl Common {
     fn new(params: &Params, env: &BuildEnv, factor: usize) -> Common {
         let sr = env.sample_rate;
-        let (slope0, swing) = match params.choice("model") {
+        let (slope0, swing) = match params.choice(MODEL) {
             1 => (tube_table().slope0, tube_table().swing),
             _ => (1.0, 1.0),
         };
@@ -281,12 +283,12 @@ impl Common {
             sr,
             slope0,
             swing,
-            gain_db: params.num("gain_db"),
-            clip_dbu: params.num("clip_dbu"),
-            pad: Smoother::new(db_to_gain(-params.num("pad_db")), 10.0, sr),
+            gain_db: params.num(GAIN_DB),
+            clip_dbu: params.num(CLIP_DBU),
+            pad: Smoother::new(db_to_gain(-params.num(PAD_DB)), 10.0, sr),
             drive: Smoother::new(0.0, 10.0, sr),
             out: Smoother::new(0.0, 10.0, sr),
-            noise: white_total(dbu_to_v(params.num("ein_dbu")), sr),
+            noise: white_total(dbu_to_v(params.num(EIN_DBU)), sr),
             rng: Rng::new(env.node_seed()),
             factor,
         };
@@ -319,11 +321,11 @@ fn gains_for(gain_db: f64, clip_dbu: f64, slope0: f64, swing: f64) -> (f64, f64)
 
 /// [`gains_for`] from a node's params.
 fn shaper_gains(params: &Params) -> (f64, f64) {
-    let (slope0, swing) = match params.choice("model") {
+    let (slope0, swing) = match params.choice(MODEL) {
         1 => (tube_table().slope0, tube_table().swing),
         _ => (1.0, 1.0),
     };
-    gains_for(params.num("gain_db"), params.num("clip_dbu"), slope0, swing)
+    gains_for(params.num(GAIN_DB), params.num(CLIP_DBU), slope0, swing)
 }
 
 /// One-pole DC blocker (5 Hz), as the coupling capacitor after a plate.
@@ -416,13 +418,13 @@ impl<S: Shaper + Send> Processor for PreampProc<S> {
             return;
         }
         match index {
-            P_GAIN => {
+            i if i == GAIN_DB.index() => {
                 self.c.gain_db = value;
                 self.c.retarget();
             }
-            P_PAD => self.c.pad.set(db_to_gain(-value)),
-            P_EIN => self.c.noise = white_total(dbu_to_v(value), self.c.sr),
-            P_CLIP => {
+            i if i == PAD_DB.index() => self.c.pad.set(db_to_gain(-value)),
+            i if i == EIN_DBU.index() => self.c.noise = white_total(dbu_to_v(value), self.c.sr),
+            i if i == CLIP_DBU.index() => {
                 self.c.clip_dbu = value;
                 self.c.retarget();
             }

@@ -26,6 +26,14 @@ use ohmpatch_patch::{Domain, KindSpec, ParamSpec, PortSpec};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{Choice, Num};
+
+// The params, in spec order.
+pub const WEIGHTING: ParamId<Choice> = ParamId::new(0, "weighting");
+pub const Z_IN_OHM: ParamId<Num> = ParamId::new(1, "z_in_ohm");
+pub const DOMAIN: ParamId<Choice> = ParamId::new(2, "domain");
+
 const WEIGHTINGS: &[&str] = &["none", "a"];
 
 fn probe_ports(what: &'static str) -> Vec<PortSpec> {
@@ -42,27 +50,27 @@ fn probe_ports(what: &'static str) -> Vec<PortSpec> {
 fn probe_params() -> Vec<ParamSpec> {
     vec![
         choice(
-            "weighting",
+            WEIGHTING,
             WEIGHTINGS,
             "none",
             "Weighting of what is measured (a: IEC 61672 A-weighting); the pass-through is never weighted.",
-        ),
+        ).live(),
         log_number(
-            "z_in_ohm",
+            Z_IN_OHM,
             1.0,
             1e7,
             100_000.0,
             "Ω",
             "Input impedance (a probe barely loads the wire).",
         ),
-        domain_param("line"),
+        domain_param(DOMAIN, "line"),
     ]
 }
 
 fn probe_electrical(params: &Params) -> Vec<PortElectrical> {
-    let d = params.domain_or(Domain::Line);
+    let d = params.domain(DOMAIN);
     let z_in = if d.is_electrical() {
-        Impedance::Ohms(params.num("z_in_ohm"))
+        Impedance::Ohms(params.num(Z_IN_OHM))
     } else {
         Impedance::None
     };
@@ -156,8 +164,8 @@ impl Meter {
     pub fn new() -> Meter {
         Meter {
             spec: KindSpec {
-                kind: "meter",
-                help: "Level meter: rms (300 ms window), peak and true peak (4× oversampled), in dBu, dB SPL or dBFS by domain; passes its input through.",
+                kind: "meter".into(),
+                help: "Level meter: rms (300 ms window), peak and true peak (4× oversampled), in dBu, dB SPL or dBFS by domain; passes its input through.".into(),
                 ports: probe_ports("The wire to measure."),
                 params: probe_params(),
             },
@@ -270,12 +278,8 @@ impl NodeKind for Meter {
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         let sr = env.sample_rate;
-        let weighted = params.choice("weighting") == 1;
-        let probe = Arc::new(MeterProbe::new(
-            params.domain_or(Domain::Line),
-            sr,
-            weighted,
-        ));
+        let weighted = params.choice(WEIGHTING) == 1;
+        let probe = Arc::new(MeterProbe::new(params.domain(DOMAIN), sr, weighted));
         env.publish(probe.clone());
         let window = (0.3 * sr).round().max(1.0) as usize;
         Ok(Box::new(MeterProc {
@@ -358,7 +362,7 @@ impl Processor for MeterProc {
     }
 
     fn set_param(&mut self, index: usize, value: f64) {
-        if index == 0 {
+        if index == WEIGHTING.index() {
             let on = value >= 0.5;
             if on != self.weighting.is_some() {
                 self.weighting = on.then(|| AWeighting::new(self.sr));
@@ -547,7 +551,7 @@ impl<P: Captures> Processor for CaptureProc<P> {
     }
 
     fn set_param(&mut self, index: usize, value: f64) {
-        if index == 0 {
+        if index == WEIGHTING.index() {
             let on = value >= 0.5;
             if on != self.weighting.is_some() {
                 self.weighting = on.then(|| AWeighting::new(self.sr));
@@ -565,8 +569,8 @@ impl Scope {
     pub fn new() -> Scope {
         Scope {
             spec: KindSpec {
-                kind: "scope",
-                help: "Oscilloscope: keeps the last 16384 samples of the wire (volts, pascals or full scale) for the editor; passes its input through.",
+                kind: "scope".into(),
+                help: "Oscilloscope: keeps the last 16384 samples of the wire (volts, pascals or full scale) for the editor; passes its input through.".into(),
                 ports: probe_ports("The wire to watch."),
                 params: probe_params(),
             },
@@ -596,9 +600,9 @@ impl NodeKind for Scope {
         probe_electrical(params)
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
-        let weighted = params.choice("weighting") == 1;
+        let weighted = params.choice(WEIGHTING) == 1;
         let probe = Arc::new(ScopeProbe {
-            domain: params.domain_or(Domain::Line),
+            domain: params.domain(DOMAIN),
             sample_rate: env.sample_rate,
             weighted: AtomicBool::new(weighted),
             ring: Ring::new(ScopeProbe::CAPACITY),
@@ -616,8 +620,8 @@ impl Spectrum {
     pub fn new() -> Spectrum {
         Spectrum {
             spec: KindSpec {
-                kind: "spectrum",
-                help: "Spectrum analyser: keeps the last 32768 samples for an FFT the editor computes; passes its input through.",
+                kind: "spectrum".into(),
+                help: "Spectrum analyser: keeps the last 32768 samples for an FFT the editor computes; passes its input through.".into(),
                 ports: probe_ports("The wire to analyse."),
                 params: probe_params(),
             },
@@ -647,9 +651,9 @@ impl NodeKind for Spectrum {
         probe_electrical(params)
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
-        let weighted = params.choice("weighting") == 1;
+        let weighted = params.choice(WEIGHTING) == 1;
         let probe = Arc::new(SpectrumProbe {
-            domain: params.domain_or(Domain::Line),
+            domain: params.domain(DOMAIN),
             sample_rate: env.sample_rate,
             weighted: AtomicBool::new(weighted),
             ring: Ring::new(SpectrumProbe::CAPACITY),

@@ -12,6 +12,14 @@ use std::io::BufWriter;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{File, Num};
+
+// The params, in spec order.
+pub const PATH: ParamId<File> = ParamId::new(0, "path");
+pub const FULL_SCALE_DBU: ParamId<Num> = ParamId::new(1, "full_scale_dbu");
+pub const Z_IN_OHM: ParamId<Num> = ParamId::new(2, "z_in_ohm");
+
 pub struct Recorder {
     spec: KindSpec,
 }
@@ -20,23 +28,26 @@ impl Recorder {
     pub fn new() -> Recorder {
         Recorder {
             spec: KindSpec {
-                kind: "recorder",
-                help: "Records its input to a 32-bit float WAV file (relative to the patch's folder).",
+                kind: "recorder".into(),
+                help:
+                    "Records its input to a 32-bit float WAV file (relative to the patch's folder)."
+                        .into(),
                 ports: vec![input("in", Domain::Line, "Volts to record.")],
                 params: vec![
                     path(
-                        "path",
+                        PATH,
                         "WAV file to write, relative to the patch's folder; empty records nothing.",
                     ),
                     number(
-                        "full_scale_dbu",
+                        FULL_SCALE_DBU,
                         -20.0,
                         40.0,
                         18.0,
                         "dBu",
                         "The level of a sine that peaks at 0 dBFS.",
-                    ),
-                    log_number("z_in_ohm", 1.0, 1e7, 100_000.0, "Ω", "Input impedance."),
+                    )
+                    .live(),
+                    log_number(Z_IN_OHM, 1.0, 1e7, 100_000.0, "Ω", "Input impedance."),
                 ],
             },
         }
@@ -58,14 +69,11 @@ impl NodeKind for Recorder {
         true
     }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        vec![port(Domain::Line, Impedance::Ohms(params.num("z_in_ohm")))]
-    }
-    fn is_realtime_param(&self, name: &str) -> bool {
-        name != "path"
+        vec![port(Domain::Line, Impedance::Ohms(params.num(Z_IN_OHM)))]
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
-        let scale = (1.0 / full_scale_peak_v(params.num("full_scale_dbu"))) as f32;
-        let p = params.path("path");
+        let scale = (1.0 / full_scale_peak_v(params.num(FULL_SCALE_DBU))) as f32;
+        let p = params.path(PATH);
         if p.is_empty() {
             return Ok(Box::new(RecorderProc {
                 tx: None,
@@ -128,7 +136,7 @@ impl Processor for RecorderProc {
     }
 
     fn set_param(&mut self, index: usize, value: f64) {
-        if index == 1 {
+        if index == FULL_SCALE_DBU.index() {
             self.scale = (1.0 / full_scale_peak_v(value)) as f32;
         }
     }

@@ -29,6 +29,18 @@ use ohmpatch_engine::{
 use ohmpatch_patch::{Domain, KindSpec};
 use std::f64::consts::PI;
 
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{Choice, Num};
+
+// The params, in spec order.
+pub const PRESET: ParamId<Choice> = ParamId::new(0, "preset");
+pub const RE_OHM: ParamId<Num> = ParamId::new(1, "re_ohm");
+pub const LE_MH: ParamId<Num> = ParamId::new(2, "le_mh");
+pub const FS_HZ: ParamId<Num> = ParamId::new(3, "fs_hz");
+pub const QES: ParamId<Num> = ParamId::new(4, "qes");
+pub const QMS: ParamId<Num> = ParamId::new(5, "qms");
+pub const SENSITIVITY_DB_SPL: ParamId<Num> = ParamId::new(6, "sensitivity_db_spl");
+
 pub const PRESETS: &[&str] = &["resistor_8", "guitar_12in", "hifi_woofer"];
 
 /// The voltage the sensitivity is rated at: 1 W into 8 Ω nominal.
@@ -86,23 +98,23 @@ impl Driver {
 
     /// The preset with any non-zero param in its place.
     pub fn from_params(params: &Params) -> Driver {
-        let mut d = Driver::preset(params.choice("preset"));
+        let mut d = Driver::preset(params.choice(PRESET));
         let set = |v: f64, slot: &mut f64, scale: f64| {
             if v > 0.0 {
                 *slot = v * scale;
             }
         };
-        set(params.num("re_ohm"), &mut d.re_ohm, 1.0);
+        set(params.num(RE_OHM), &mut d.re_ohm, 1.0);
         set(
-            params.num("sensitivity_db_spl"),
+            params.num(SENSITIVITY_DB_SPL),
             &mut d.sensitivity_db_spl,
             1.0,
         );
         if !d.resistor {
-            set(params.num("le_mh"), &mut d.le_h, 1e-3);
-            set(params.num("fs_hz"), &mut d.fs_hz, 1.0);
-            set(params.num("qes"), &mut d.qes, 1.0);
-            set(params.num("qms"), &mut d.qms, 1.0);
+            set(params.num(LE_MH), &mut d.le_h, 1e-3);
+            set(params.num(FS_HZ), &mut d.fs_hz, 1.0);
+            set(params.num(QES), &mut d.qes, 1.0);
+            set(params.num(QMS), &mut d.qms, 1.0);
         }
         d
     }
@@ -161,8 +173,8 @@ impl Speaker {
     pub fn new() -> Speaker {
         Speaker {
             spec: KindSpec {
-                kind: "speaker",
-                help: "Loudspeaker driver from Thiele–Small parameters: presents Z(f) to the amplifier, outputs the pressure at 1 m. Numeric params left at 0 take the preset's value.",
+                kind: "speaker".into(),
+                help: "Loudspeaker driver from Thiele–Small parameters: presents Z(f) to the amplifier, outputs the pressure at 1 m. Numeric params left at 0 take the preset's value.".into(),
                 ports: vec![
                     input(
                         "in",
@@ -173,13 +185,13 @@ impl Speaker {
                 ],
                 params: vec![
                     choice(
-                        "preset",
+                        PRESET,
                         PRESETS,
                         "guitar_12in",
                         "resistor_8 (an 8 Ω resistor, flat response, 90 dB), guitar_12in (Re 6.4 Ω, Le 0.5 mH, fs 78 Hz, Qes 0.6, Qms 4, 100 dB, breakup peaks, roll-off above 5 kHz) or hifi_woofer (Re 5.8 Ω, Le 0.6 mH, fs 35 Hz, Qes 0.38, Qms 3.5, 88 dB).",
                     ),
                     number(
-                        "re_ohm",
+                        RE_OHM,
                         0.0,
                         64.0,
                         0.0,
@@ -187,7 +199,7 @@ impl Speaker {
                         "Voice-coil DC resistance; 0 = the preset's.",
                     ),
                     number(
-                        "le_mh",
+                        LE_MH,
                         0.0,
                         20.0,
                         0.0,
@@ -195,7 +207,7 @@ impl Speaker {
                         "Voice-coil inductance; 0 = the preset's (resistor_8 ignores it).",
                     ),
                     number(
-                        "fs_hz",
+                        FS_HZ,
                         0.0,
                         500.0,
                         0.0,
@@ -203,7 +215,7 @@ impl Speaker {
                         "Free-air resonance; 0 = the preset's (resistor_8 ignores it).",
                     ),
                     number(
-                        "qes",
+                        QES,
                         0.0,
                         5.0,
                         0.0,
@@ -211,7 +223,7 @@ impl Speaker {
                         "Electrical Q at fs; 0 = the preset's (resistor_8 ignores it).",
                     ),
                     number(
-                        "qms",
+                        QMS,
                         0.0,
                         30.0,
                         0.0,
@@ -219,13 +231,13 @@ impl Speaker {
                         "Mechanical Q at fs; 0 = the preset's (resistor_8 ignores it).",
                     ),
                     number(
-                        "sensitivity_db_spl",
+                        SENSITIVITY_DB_SPL,
                         0.0,
                         130.0,
                         0.0,
                         "dB SPL",
                         "SPL at 1 m for 2.83 V (1 W into 8 Ω nominal) at 1 kHz; 0 = the preset's.",
-                    ),
+                    ).live(),
                 ],
             },
         }
@@ -250,11 +262,6 @@ impl NodeKind for Speaker {
         ]
     }
 
-    fn is_realtime_param(&self, name: &str) -> bool {
-        // The T/S values redesign the filters (allocating): rebuild instead.
-        name == "sensitivity_db_spl"
-    }
-
     fn analyze(&self, params: &Params, ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
         let g = match Response::design(params, ctx.sample_rate) {
             Ok(r) => {
@@ -276,7 +283,7 @@ impl NodeKind for Speaker {
                 10.0,
                 env.sample_rate,
             ),
-            preset_sensitivity: Driver::preset(params.choice("preset")).sensitivity_db_spl,
+            preset_sensitivity: Driver::preset(params.choice(PRESET)).sensitivity_db_spl,
             ts: r.ts,
             eq: r.eq,
             eq_len: r.eq_len,
@@ -295,7 +302,7 @@ struct Response {
 
 impl Response {
     fn design(params: &Params, sr: f64) -> Result<Response, String> {
-        let preset = params.choice("preset");
+        let preset = params.choice(PRESET);
         let driver = Driver::from_params(params);
         let ts = match driver.acoustic_rational() {
             Some((num, den)) => {
@@ -370,7 +377,7 @@ impl Processor for SpeakerProc {
     }
 
     fn set_param(&mut self, index: usize, value: f64) {
-        if index == 6 {
+        if index == SENSITIVITY_DB_SPL.index() {
             let s = if value > 0.0 {
                 value
             } else {

@@ -5,6 +5,12 @@ use crate::desc::*;
 use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor};
 use ohmpatch_patch::{Domain, KindSpec};
 
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::Choice;
+
+// The params, in spec order.
+pub const DOMAIN: ParamId<Choice> = ParamId::new(0, "domain");
+
 pub struct Split {
     spec: KindSpec,
 }
@@ -13,8 +19,8 @@ impl Split {
     pub fn new() -> Split {
         Split {
             spec: KindSpec {
-                kind: "split",
-                help: "Copies its input to four outputs.",
+                kind: "split".into(),
+                help: "Copies its input to four outputs.".into(),
                 ports: vec![
                     input("in", Domain::Line, "Signal in."),
                     output("out1", Domain::Line, "Copy 1."),
@@ -22,7 +28,7 @@ impl Split {
                     output("out3", Domain::Line, "Copy 3."),
                     output("out4", Domain::Line, "Copy 4."),
                 ],
-                params: vec![domain_param("line")],
+                params: vec![domain_param(DOMAIN, "line")],
             },
         }
     }
@@ -43,7 +49,7 @@ impl NodeKind for Split {
         true
     }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        transparent(&self.spec, params)
+        transparent(&self.spec, params, DOMAIN)
     }
     fn build(&self, _params: &Params, _env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         Ok(Box::new(SplitProc))

@@ -8,6 +8,20 @@ use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext
 use ohmpatch_patch::{Domain, KindSpec};
 use std::f64::consts::PI;
 
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::{Choice, Num};
+
+// The params, in spec order.
+pub const WAVEFORM: ParamId<Choice> = ParamId::new(0, "waveform");
+pub const FREQ_HZ: ParamId<Num> = ParamId::new(1, "freq_hz");
+pub const LEVEL_DBU: ParamId<Num> = ParamId::new(2, "level_dbu");
+pub const LEVEL_DB_SPL: ParamId<Num> = ParamId::new(3, "level_db_spl");
+pub const LEVEL_DBFS: ParamId<Num> = ParamId::new(4, "level_dbfs");
+pub const Z_OUT_OHM: ParamId<Num> = ParamId::new(5, "z_out_ohm");
+pub const DOMAIN: ParamId<Choice> = ParamId::new(6, "domain");
+pub const SWEEP_END_HZ: ParamId<Num> = ParamId::new(7, "sweep_end_hz");
+pub const SWEEP_S: ParamId<Num> = ParamId::new(8, "sweep_s");
+
 pub struct Tone {
     spec: KindSpec,
 }
@@ -18,8 +32,8 @@ impl Tone {
     pub fn new() -> Tone {
         Tone {
             spec: KindSpec {
-                kind: "tone",
-                help: "Test oscillator: sine, exponential sweep or square at an rms level in the output's unit.",
+                kind: "tone".into(),
+                help: "Test oscillator: sine, exponential sweep or square at an rms level in the output's unit.".into(),
                 ports: vec![output(
                     "out",
                     Domain::Line,
@@ -27,61 +41,61 @@ impl Tone {
                 )],
                 params: vec![
                     choice(
-                        "waveform",
+                        WAVEFORM,
                         WAVEFORMS,
                         "sine",
                         "sine, exponential sweep (freq_hz to sweep_end_hz over sweep_s, repeating) or square.",
-                    ),
+                    ).live(),
                     log_number(
-                        "freq_hz",
+                        FREQ_HZ,
                         1.0,
                         24_000.0,
                         1000.0,
                         "Hz",
                         "Frequency (the sweep's start).",
-                    ),
+                    ).live(),
                     number(
-                        "level_dbu",
+                        LEVEL_DBU,
                         -140.0,
                         50.0,
                         0.0,
                         "dBu",
                         "Rms level on electrical domains.",
-                    ),
+                    ).live(),
                     number(
-                        "level_db_spl",
+                        LEVEL_DB_SPL,
                         0.0,
                         160.0,
                         94.0,
                         "dB SPL",
                         "Rms level when the domain is acoustic.",
-                    ),
+                    ).live(),
                     number(
-                        "level_dbfs",
+                        LEVEL_DBFS,
                         -140.0,
                         0.0,
                         -18.0,
                         "dBFS",
                         "Rms level when the domain is digital.",
-                    ),
+                    ).live(),
                     number(
-                        "z_out_ohm",
+                        Z_OUT_OHM,
                         0.0,
                         1e6,
                         0.0,
                         "Ω",
                         "Source impedance; 0 is an ideal source.",
                     ),
-                    domain_param("line"),
+                    domain_param(DOMAIN, "line"),
                     log_number(
-                        "sweep_end_hz",
+                        SWEEP_END_HZ,
                         1.0,
                         24_000.0,
                         20_000.0,
                         "Hz",
                         "Where the sweep ends.",
-                    ),
-                    number("sweep_s", 0.1, 60.0, 5.0, "s", "Duration of one sweep."),
+                    ).live(),
+                    number(SWEEP_S, 0.1, 60.0, 5.0, "s", "Duration of one sweep.").live(),
                 ],
             },
         }
@@ -94,14 +108,29 @@ impl Default for Tone {
     }
 }
 
-/// The rms level of a source in its domain's unit (volts, pascals or full scale).
-pub fn source_rms(params: &Params, domain: Domain) -> f64 {
-    match domain {
-        Domain::Acoustic => spl_to_pa(params.num("level_db_spl")),
-        Domain::Digital => 10f64.powf(params.num("level_dbfs") / 20.0),
-        _ => dbu_to_v(params.num("level_dbu")),
+/// A source's level params, one per kind of domain.
+pub struct SourceLevel {
+    pub dbu: ParamId<Num>,
+    pub db_spl: ParamId<Num>,
+    pub dbfs: ParamId<Num>,
+}
+
+impl SourceLevel {
+    /// The rms level in the domain's unit (volts, pascals or full scale).
+    pub fn rms(&self, params: &Params, domain: Domain) -> f64 {
+        match domain {
+            Domain::Acoustic => spl_to_pa(params.num(self.db_spl)),
+            Domain::Digital => 10f64.powf(params.num(self.dbfs) / 20.0),
+            _ => dbu_to_v(params.num(self.dbu)),
+        }
     }
 }
+
+const LEVEL: SourceLevel = SourceLevel {
+    dbu: LEVEL_DBU,
+    db_spl: LEVEL_DB_SPL,
+    dbfs: LEVEL_DBFS,
+};
 
 impl NodeKind for Tone {
     fn spec(&self) -> &KindSpec {
@@ -113,13 +142,13 @@ impl NodeKind for Tone {
     }
 
     fn test_frequency(&self, params: &Params) -> Option<f64> {
-        (params.choice("waveform") == 0).then(|| params.num("freq_hz"))
+        (params.choice(WAVEFORM) == 0).then(|| params.num(FREQ_HZ))
     }
 
     fn analyze(&self, params: &Params, _ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
         StageAnalysis {
             outputs: vec![Level {
-                signal: source_rms(params, params.domain_or(Domain::Line)),
+                signal: LEVEL.rms(params, params.domain(DOMAIN)),
                 noise: 0.0,
                 clip: f64::INFINITY,
             }],
@@ -128,11 +157,11 @@ impl NodeKind for Tone {
     }
 
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        let d = params.domain_or(Domain::Line);
+        let d = params.domain(DOMAIN);
         vec![port(
             d,
             if d.is_electrical() {
-                ohms(params.num("z_out_ohm"))
+                ohms(params.num(Z_OUT_OHM))
             } else {
                 ohmpatch_engine::Impedance::None
             },
@@ -140,24 +169,20 @@ impl NodeKind for Tone {
     }
 
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
-        let domain = params.domain_or(Domain::Line);
-        let rms = source_rms(params, domain);
+        let domain = params.domain(DOMAIN);
+        let rms = LEVEL.rms(params, domain);
         let sr = env.sample_rate;
         Ok(Box::new(ToneProc {
-            waveform: params.choice("waveform"),
-            freq: Smoother::new(params.num("freq_hz"), 10.0, sr),
+            waveform: params.choice(WAVEFORM),
+            freq: Smoother::new(params.num(FREQ_HZ), 10.0, sr),
             rms: Smoother::new(rms, 10.0, sr),
             domain,
-            end_hz: params.num("sweep_end_hz"),
-            sweep_s: params.num("sweep_s"),
+            end_hz: params.num(SWEEP_END_HZ),
+            sweep_s: params.num(SWEEP_S),
             phase: 0.0,
             t: 0.0,
             sr,
-            level_idx: [
-                params.index_of("level_dbu").unwrap_or(usize::MAX),
-                params.index_of("level_db_spl").unwrap_or(usize::MAX),
-                params.index_of("level_dbfs").unwrap_or(usize::MAX),
-            ],
+            level_idx: [LEVEL_DBU.index(), LEVEL_DB_SPL.index(), LEVEL_DBFS.index()],
         }))
     }
 }
@@ -217,10 +242,10 @@ impl Processor for ToneProc {
 
     fn set_param(&mut self, index: usize, value: f64) {
         match index {
-            0 => self.waveform = value as usize,
-            1 => self.freq.set(value),
-            7 => self.end_hz = value,
-            8 => self.sweep_s = value,
+            i if i == WAVEFORM.index() => self.waveform = value as usize,
+            i if i == FREQ_HZ.index() => self.freq.set(value),
+            i if i == SWEEP_END_HZ.index() => self.end_hz = value,
+            i if i == SWEEP_S.index() => self.sweep_s = value,
             i if i == self.level_idx[0] && self.domain.is_electrical() => {
                 self.rms.set(dbu_to_v(value))
             }

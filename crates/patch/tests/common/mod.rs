@@ -7,25 +7,27 @@ use std::path::{Path, PathBuf};
 
 fn port(name: &'static str, direction: Direction, domain: Domain) -> PortSpec {
     PortSpec {
-        name,
+        name: name.into(),
         direction,
         domain,
-        help: "",
+        help: "".into(),
     }
 }
 
 fn number(name: &'static str, min: f64, max: f64, default: f64, unit: &'static str) -> ParamSpec {
     ParamSpec {
-        name,
+        name: name.into(),
         kind: ParamKind::Number {
             min,
             max,
             default,
-            unit,
+            unit: unit.into(),
             taper: Taper::Linear,
             integer: false,
         },
-        help: "",
+        help: "".into(),
+        live: false,
+        declared_index: None,
     }
 }
 
@@ -34,14 +36,14 @@ fn number(name: &'static str, min: f64, max: f64, default: f64, unit: &'static s
 pub fn catalogue() -> Vec<KindSpec> {
     vec![
         KindSpec {
-            kind: "tone",
-            help: "",
+            kind: "tone".into(),
+            help: "".into(),
             ports: vec![port("out", Direction::Out, Domain::Line)],
             params: vec![number("freq_hz", 1.0, 24000.0, 1000.0, "Hz")],
         },
         KindSpec {
-            kind: "gain",
-            help: "",
+            kind: "gain".into(),
+            help: "".into(),
             ports: vec![
                 port("in", Direction::In, Domain::Line),
                 port("out", Direction::Out, Domain::Line),
@@ -49,56 +51,64 @@ pub fn catalogue() -> Vec<KindSpec> {
             params: vec![number("gain_db", -60.0, 40.0, 0.0, "dB")],
         },
         KindSpec {
-            kind: "preamp",
-            help: "",
+            kind: "preamp".into(),
+            help: "".into(),
             ports: vec![
                 port("in", Direction::In, Domain::Mic),
                 port("out", Direction::Out, Domain::Line),
             ],
             params: vec![
                 ParamSpec {
-                    name: "model",
+                    name: "model".into(),
                     kind: ParamKind::Choice {
-                        choices: &["clean", "tube_12ax7"],
-                        default: "clean",
+                        choices: vec!["clean".into(), "tube_12ax7".into()],
+                        default: "clean".into(),
                     },
-                    help: "",
+                    help: "".into(),
+                    live: false,
+                    declared_index: None,
                 },
                 number("gain_db", 0.0, 70.0, 30.0, "dB"),
             ],
         },
         KindSpec {
-            kind: "output",
-            help: "",
+            kind: "output".into(),
+            help: "".into(),
             ports: vec![port("in", Direction::In, Domain::Line)],
             params: vec![
                 ParamSpec {
-                    name: "channel",
+                    name: "channel".into(),
                     kind: ParamKind::Number {
                         min: 0.0,
                         max: 63.0,
                         default: 0.0,
-                        unit: "",
+                        unit: "".into(),
                         taper: Taper::Linear,
                         integer: true,
                     },
-                    help: "",
+                    help: "".into(),
+                    live: false,
+                    declared_index: None,
                 },
                 ParamSpec {
-                    name: "limiter",
+                    name: "limiter".into(),
                     kind: ParamKind::Bool { default: true },
-                    help: "",
+                    help: "".into(),
+                    live: false,
+                    declared_index: None,
                 },
             ],
         },
         KindSpec {
-            kind: "file_in",
-            help: "",
+            kind: "file_in".into(),
+            help: "".into(),
             ports: vec![port("out", Direction::Out, Domain::Line)],
             params: vec![ParamSpec {
-                name: "path",
-                kind: ParamKind::Path { default: "" },
-                help: "",
+                name: "path".into(),
+                kind: ParamKind::Path { default: "".into() },
+                help: "".into(),
+                live: false,
+                declared_index: None,
             }],
         },
     ]
