@@ -371,3 +371,117 @@ fn killing_the_jack_server_mid_play_is_survived_and_reported() {
     assert!(t.contains("device lost"), "{t}");
     assert!(t.contains("on null"), "{t}");
 }
+
+/// A 0.1 s −6 dBFS sine file for `--input`.
+fn input_wav(d: &Path) -> PathBuf {
+    let src = d.join("in.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(&src, spec).unwrap();
+    for i in 0..4_800 {
+        w.write_sample((0.5 * (f64::from(i) * 0.13).sin()) as f32)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    src
+}
+
+#[test]
+fn render_input_keeps_the_patch_s_own_paths_confined() {
+    let d = tmpdir("input-confined");
+    let src = input_wav(&d);
+    // A shared patch whose recorder would write outside its folder.
+    let outside = d.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let victim = outside.join("victim.wav");
+    let patch_dir = d.join("shared");
+    std::fs::create_dir_all(&patch_dir).unwrap();
+    let patch = patch_dir.join("p.ohm.ron");
+    std::fs::write(
+        &patch,
+        format!(
+            r#"(version: 1, nodes: {{"mic": (kind: "audio_in"), "rec": (kind: "recorder", params: {{"path": "{}"}}), "out": (kind: "output")}}, wires: [("mic.out", "out.in"), ("mic.out", "rec.in")])"#,
+            victim.display()
+        ),
+    )
+    .unwrap();
+    let out = d.join("o.wav");
+    let o = run(&[
+        "render",
+        patch.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--seconds",
+        "0.2",
+        "--input",
+        &format!("mic={}", src.display()),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("is absolute"), "{}", text(&o));
+    assert!(
+        !victim.exists(),
+        "the recorder wrote outside the patch's folder"
+    );
+    // The same patch with the recorder writing beside it renders the input.
+    std::fs::write(
+        &patch,
+        r#"(version: 1, nodes: {"mic": (kind: "audio_in"), "rec": (kind: "recorder", params: {"path": "take.wav"}), "out": (kind: "output")}, wires: [("mic.out", "out.in"), ("mic.out", "rec.in")])"#,
+    )
+    .unwrap();
+    let o = run(&[
+        "render",
+        patch.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--seconds",
+        "0.2",
+        "--input",
+        &format!("mic={}", src.display()),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(patch_dir.join("take.wav").exists());
+}
+
+#[test]
+fn check_refuses_the_paths_that_render_refuses_in_the_same_words() {
+    let d = tmpdir("check-paths");
+    for (value, words) in [
+        ("/etc/passwd", "is absolute"),
+        ("../x.wav", "leaves the patch's folder"),
+    ] {
+        let patch = d.join("p.ohm.ron");
+        std::fs::write(
+            &patch,
+            format!(
+                r#"(version: 1, nodes: {{"f": (kind: "file_in", params: {{"path": "{value}"}}), "out": (kind: "output")}}, wires: [("f.out", "out.in")])"#
+            ),
+        )
+        .unwrap();
+        let check = run(&["check", patch.to_str().unwrap()]);
+        let out = d.join("o.wav");
+        let render = run(&[
+            "render",
+            patch.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--seconds",
+            "0.1",
+        ]);
+        assert_eq!(check.status.code(), Some(1), "{value}: {}", text(&check));
+        assert_eq!(render.status.code(), Some(1), "{value}: {}", text(&render));
+        let line = |o: &std::process::Output| {
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .find(|l| l.contains(words))
+                .map(str::to_string)
+        };
+        assert!(line(&check).is_some(), "{value}: {}", text(&check));
+        assert_eq!(line(&check), line(&render), "{value}");
+        let json = run(&["check", "--json", patch.to_str().unwrap()]);
+        assert_eq!(json.status.code(), Some(1), "{value}");
+    }
+}

@@ -44,13 +44,20 @@ pub fn validate(
     let source = std::fs::read_to_string(path).ok();
     let origin = path.display().to_string();
     let diags = ohmpatch_patch::validate(patch, registry, &origin, source.as_deref());
-    if diags.is_empty() {
-        return Ok(());
-    }
     for d in &diags {
         eprintln!("{d}");
     }
-    Err(EXIT_INVALID)
+    // File params that leave the patch's folder: refused by every command in
+    // the words the engine uses when it builds the node.
+    let refused = ohmpatch_patch::refused_paths(patch, registry, &patch_dir(path));
+    for (node, why) in &refused {
+        eprintln!("{origin}: node \"{node}\": {why}");
+    }
+    if diags.is_empty() && refused.is_empty() {
+        Ok(())
+    } else {
+        Err(EXIT_INVALID)
+    }
 }
 
 /// Build an engine and set the patch, printing errors in words.

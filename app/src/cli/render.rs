@@ -1,8 +1,8 @@
 //! `ohmpatch render`: offline, faster than real time, same seed → same bytes.
 
 use super::*;
-use ohmpatch_engine::{ChannelMap, EngineConfig, render_offline};
-use ohmpatch_patch::Value;
+use ohmpatch_engine::{ChannelMap, EngineConfig, Params, Registry, Role, render_offline_with};
+use ohmpatch_patch::Patch;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -55,61 +55,13 @@ fn render(a: Args) -> Result<(), u8> {
         );
         return Err(EXIT_INVALID);
     }
-    let mut patch = load(&a.patch)?;
-    for spec in &a.inputs {
-        let Some((id, file)) = spec.split_once('=') else {
-            eprintln!("--input takes ID=FILE.wav; got \"{spec}\"");
-            return Err(EXIT_INVALID);
-        };
-        let Some(node) = patch.nodes.get_mut(id) else {
-            eprintln!("--input {spec}: the patch has no node \"{id}\"");
-            return Err(EXIT_INVALID);
-        };
-        if node.kind != "audio_in" {
-            eprintln!(
-                "--input {spec}: node \"{id}\" is a {}, not an audio_in",
-                node.kind
-            );
-            return Err(EXIT_INVALID);
-        }
-        let file = std::fs::canonicalize(file).map_err(|e| {
-            eprintln!("--input {spec}: cannot read {file}: {e}");
-            EXIT_UNREADABLE
-        })?;
-        // The file plays as the device input would: full scale at the same level.
-        let fs = node
-            .params
-            .get("full_scale_dbu")
-            .cloned()
-            .unwrap_or(Value::Number(18.0));
-        let fs_spl = node
-            .params
-            .get("full_scale_db_spl")
-            .cloned()
-            .unwrap_or(Value::Number(120.0));
-        let mut params = std::collections::BTreeMap::new();
-        params.insert("path".to_string(), Value::Str(file.display().to_string()));
-        params.insert("level_dbu".to_string(), fs);
-        params.insert("level_db_spl".to_string(), fs_spl);
-        for k in ["domain", "z_out_ohm"] {
-            if let Some(v) = node.params.get(k) {
-                params.insert(k.to_string(), v.clone());
-            }
-        }
-        if let Some(Value::Number(c)) = node.params.get("channel") {
-            params.insert("channel".to_string(), Value::Number(*c));
-        } else {
-            params.insert("channel".to_string(), Value::Number(1.0));
-        }
-        node.kind = "file_in".into();
-        node.params = params;
-    }
+    let patch = load(&a.patch)?;
+    let registry = ohmpatch_nodes::registry();
+    let inputs = device_inputs(&a, &patch, &registry)?;
     let config = EngineConfig {
         sample_rate: f64::from(a.sample_rate),
         seed: a.seed,
         patch_dir: Some(patch_dir(&a.patch)),
-        // Files named on the command line are the user's own choice.
-        allow_outside_paths: !a.inputs.is_empty(),
         channel_map: ChannelMap::IdOrder,
         ..EngineConfig::default()
     };
@@ -117,7 +69,11 @@ fn render(a: Args) -> Result<(), u8> {
     let outs: Vec<&String> = patch
         .nodes
         .iter()
-        .filter(|(_, n)| n.kind == "output")
+        .filter(|(_, n)| {
+            registry
+                .get(&n.kind)
+                .is_some_and(|k| k.role() == Role::DeviceOut)
+        })
         .map(|(id, _)| id)
         .collect();
     if outs.is_empty() {
@@ -129,7 +85,7 @@ fn render(a: Args) -> Result<(), u8> {
     }
     let frames = (a.seconds * f64::from(a.sample_rate)).round() as usize;
     let t0 = Instant::now();
-    let channels = render_offline(&mut engine, frames, a.block);
+    let channels = render_offline_with(&mut engine, frames, a.block, &inputs);
     let wall = t0.elapsed().as_secs_f64();
     for e in engine.shutdown() {
         eprintln!("warning: {e}");
@@ -163,4 +119,63 @@ fn render(a: Args) -> Result<(), u8> {
         a.seconds / wall.max(1e-9)
     );
     Ok(())
+}
+
+/// The device input channels that `--input ID=FILE.wav` feeds: each file
+/// reaches the device channel its node reads, as a live input would (full
+/// scale at the node's own full-scale level). The files are read here, by
+/// the user's command; the patch's own paths stay confined to its folder.
+fn device_inputs(a: &Args, patch: &Patch, registry: &Registry) -> Result<Vec<Vec<f32>>, u8> {
+    let mut inputs: Vec<Vec<f32>> = Vec::new();
+    let mut fed: Vec<(u32, &str)> = Vec::new();
+    for spec in &a.inputs {
+        let Some((id, file)) = spec.split_once('=') else {
+            eprintln!("--input takes ID=FILE.wav; got \"{spec}\"");
+            return Err(EXIT_INVALID);
+        };
+        let Some(node) = patch.nodes.get(id) else {
+            eprintln!("--input {spec}: the patch has no node \"{id}\"");
+            return Err(EXIT_INVALID);
+        };
+        let kind = registry.get(&node.kind);
+        let Some(kind) = kind.filter(|k| k.role() == Role::DeviceIn) else {
+            eprintln!(
+                "--input {spec}: node \"{id}\" is a {}, not a device input (audio_in)",
+                node.kind
+            );
+            return Err(EXIT_INVALID);
+        };
+        let channel = kind
+            .device_channel(&Params::resolve(kind.spec(), &node.params))
+            .unwrap_or(0);
+        if let Some((_, other)) = fed.iter().find(|(c, _)| *c == channel) {
+            eprintln!(
+                "--input {spec}: node \"{id}\" reads device channel {} like \"{other}\"; give each input its own channel",
+                channel + 1
+            );
+            return Err(EXIT_INVALID);
+        }
+        fed.push((channel, id));
+        let audio = ohmpatch_nodes::wav::read_wav(std::path::Path::new(file)).map_err(|e| {
+            eprintln!("--input {spec}: {e}");
+            EXIT_UNREADABLE
+        })?;
+        let first = audio.channels.into_iter().next().unwrap_or_default();
+        let samples = if audio.sample_rate == a.sample_rate {
+            first
+        } else {
+            ohmpatch_nodes::wav::resample(&first, audio.sample_rate, a.sample_rate).map_err(
+                |e| {
+                    eprintln!("--input {spec}: {e}");
+                    EXIT_UNREADABLE
+                },
+            )?
+        };
+        let c = channel as usize;
+        if inputs.len() <= c {
+            inputs.resize(c + 1, Vec::new());
+        }
+        inputs[c] = samples;
+    }
+    Ok(inputs)
 }

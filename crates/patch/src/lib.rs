@@ -9,6 +9,7 @@ pub mod error;
 pub mod history;
 pub mod io;
 pub mod paths;
+mod save;
 mod source;
 pub mod spec;
 pub mod validate;
@@ -19,6 +20,8 @@ pub use history::{Edit, History};
 pub use io::{
     SaveStage, load_file, load_str, save_atomic, save_atomic_with, save_text_atomic, to_ron_string,
 };
-pub use paths::{PathError, resolve_param_path};
-pub use spec::{Catalogue, Direction, Domain, KindSpec, ParamKind, ParamSpec, PortSpec, Taper};
+pub use paths::{PathError, refused_paths, resolve_param_path};
+pub use spec::{
+    Catalogue, Direction, Domain, KindSpec, Name, ParamKind, ParamSpec, PortSpec, Taper,
+};
 pub use validate::{MAX_NODES, MAX_WIRES, validate};

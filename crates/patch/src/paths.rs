@@ -111,6 +111,39 @@ pub fn resolve_param_path(
     Ok(resolved)
 }
 
+/// Every file param of `patch` that would be refused in `patch_dir`, as
+/// `(node id, why)` in the words the engine uses when it builds the node.
+/// `check` reports these as `render` and `play` refuse them, so a patch is
+/// never called valid by one command and refused by another.
+pub fn refused_paths(
+    patch: &crate::Patch,
+    catalogue: &dyn crate::Catalogue,
+    patch_dir: &Path,
+) -> Vec<(String, PathError)> {
+    let mut out = Vec::new();
+    for (id, node) in &patch.nodes {
+        let Some(spec) = catalogue.kind(&node.kind) else {
+            continue;
+        };
+        for p in &spec.params {
+            if !matches!(p.kind, crate::ParamKind::Path { .. }) {
+                continue;
+            }
+            let Some(value) = node.params.get(p.name.as_ref()).and_then(|v| v.as_str()) else {
+                continue;
+            };
+            // An empty path means "no file", which every kind allows.
+            if value.trim().is_empty() {
+                continue;
+            }
+            if let Err(e) = resolve_param_path(patch_dir, value, false) {
+                out.push((id.clone(), e));
+            }
+        }
+    }
+    out
+}
+
 /// Follow symlinks in the existing part of `resolved` and make sure it stays
 /// inside `patch_dir`.
 fn check_symlinks(patch_dir: &Path, resolved: &Path, value: &str) -> Result<(), PathError> {
