@@ -1,9 +1,16 @@
 //! Untrusted patch files: whatever the bytes, loading, validating, compiling
 //! and building never panic, never hang, and every rejection is a message.
 //! A longer run: `PROPTEST_CASES=100000 cargo test -p ohmpatch-tests --test fuzz`.
+//!
+//! Random bytes and mutations mostly test the loader. The structure-aware
+//! generator (`patch_from_registry`) builds patches from what the registry
+//! says — its kinds, their real ports and params of the right type, mostly
+//! in range — so most of them validate, compile and render, and the engine
+//! and the nodes are what is exercised; it reports how many reached render.
 
+use ohmpatch_engine::dsp::Rng;
 use ohmpatch_engine::{Engine, EngineConfig, compile};
-use ohmpatch_patch::{Node, Patch, Value, Wire};
+use ohmpatch_patch::{Node, ParamKind, Patch, Value, Wire};
 use proptest::prelude::*;
 use std::collections::HashSet;
 
@@ -52,17 +59,32 @@ fn exercise(text: &str) {
     let _ = std::fs::create_dir_all(&dir);
     match ohmpatch_patch::load_str(text, "fuzz.ohm.ron") {
         Err(e) => assert!(!e.to_string().trim().is_empty()),
-        Ok(patch) => exercise_patch(&patch, &dir),
+        Ok(patch) => {
+            exercise_patch(&patch, &dir);
+        }
     }
 }
 
-fn exercise_patch(patch: &Patch, dir: &std::path::Path) {
+/// What became of a patch: refused (with a message) or rendered.
+#[derive(PartialEq)]
+enum Fate {
+    Refused,
+    Rendered,
+}
+
+fn exercise_patch(patch: &Patch, dir: &std::path::Path) -> Fate {
     let registry = ohmpatch_nodes::shared_registry();
     let diags = ohmpatch_patch::validate(patch, &*registry, "fuzz", None);
     for d in &diags {
         assert!(!d.message.is_empty());
     }
-    if diags.is_empty() {
+    if !diags.is_empty() {
+        if std::env::var_os("OHMPATCH_FUZZ_WHY").is_some() {
+            eprintln!("refused: {}", diags[0].message);
+        }
+        return Fate::Refused;
+    }
+    {
         let _ = compile(patch, &registry, 48_000.0, &HashSet::new());
         let mut e = Engine::new(
             registry,
@@ -75,11 +97,19 @@ fn exercise_patch(patch: &Patch, dir: &std::path::Path) {
         match e.set_patch(patch) {
             Ok(()) => {
                 let out = ohmpatch_engine::render_offline(&mut e, 512, 128);
+                let _ = e.shutdown();
                 for c in out {
                     assert!(c.iter().all(|s| s.is_finite() && s.abs() <= 1.0));
                 }
+                Fate::Rendered
             }
-            Err(err) => assert!(!err.to_string().is_empty()),
+            Err(err) => {
+                assert!(!err.to_string().is_empty());
+                if std::env::var_os("OHMPATCH_FUZZ_WHY").is_some() {
+                    eprintln!("refused: {err}");
+                }
+                Fate::Refused
+            }
         }
     }
 }
@@ -184,6 +214,136 @@ proptest! {
         let text = ohmpatch_patch::to_ron_string(&p);
         exercise(&text);
     }
+}
+
+/// A patch made from the registry's own descriptions: real kinds, real
+/// ports, params of the right type (in one patch in four, one value out of
+/// range or of the wrong type), wires from outputs to inputs running
+/// forward, one in ten running back (a loop, which needs a `delay`).
+fn patch_from_registry(rng: &mut Rng) -> Patch {
+    let registry = ohmpatch_nodes::registry();
+    let specs = registry.specs();
+    let pick = |rng: &mut Rng, n: usize| (rng.next_u64() % n.max(1) as u64) as usize;
+    let mut p = Patch::default();
+    let count = 1 + pick(rng, 10);
+    let wild_node = if pick(rng, 4) == 0 {
+        pick(rng, count)
+    } else {
+        usize::MAX
+    };
+    for i in 0..count {
+        let spec = specs[pick(rng, specs.len())];
+        let mut n = Node::new(spec.kind.as_ref(), (i as f32 * 10.0, 0.0));
+        let wild_param = if i == wild_node {
+            pick(rng, spec.params.len())
+        } else {
+            usize::MAX
+        };
+        for (k, param) in spec.params.iter().enumerate() {
+            if pick(rng, 3) == 0 && k != wild_param {
+                continue; // left at its default
+            }
+            let wild = k == wild_param;
+            let v = match &param.kind {
+                _ if wild => match pick(rng, 3) {
+                    0 => Value::Number(f64::NAN),
+                    1 => Value::Number(1e300),
+                    _ => Value::Str("?".into()),
+                },
+                ParamKind::Number {
+                    min, max, integer, ..
+                } => {
+                    let t = rng.next_u64() as f64 / u64::MAX as f64;
+                    let v = min + t * (max - min);
+                    Value::Number(if *integer { v.round() } else { v })
+                }
+                ParamKind::Choice { choices, .. } => {
+                    Value::Str(choices[pick(rng, choices.len())].to_string())
+                }
+                ParamKind::Bool { .. } => Value::Bool(pick(rng, 2) == 0),
+                ParamKind::Path { .. } => Value::Str(
+                    [
+                        "",
+                        "f.wav",
+                        "f.wav",
+                        "f.wav",
+                        "f.wav",
+                        "missing.wav",
+                        "../x.wav",
+                    ][pick(rng, 7)]
+                    .into(),
+                ),
+            };
+            n.params.insert(param.name.to_string(), v);
+        }
+        p.nodes.insert(format!("n{i}"), n);
+    }
+    let ids: Vec<String> = p.nodes.keys().cloned().collect();
+    for _ in 0..pick(rng, 2 * count + 1) {
+        let (mut i, mut j) = (pick(rng, ids.len()), pick(rng, ids.len()));
+        if i >= j && pick(rng, 10) != 0 {
+            std::mem::swap(&mut i, &mut j);
+            if i == j {
+                continue;
+            }
+        }
+        let (a, b) = (&ids[i], &ids[j]);
+        let outs: Vec<_> = registry
+            .get(&p.nodes[a].kind)
+            .unwrap()
+            .spec()
+            .outputs()
+            .map(|x| x.name.to_string())
+            .collect();
+        let ins: Vec<_> = registry
+            .get(&p.nodes[b].kind)
+            .unwrap()
+            .spec()
+            .inputs()
+            .map(|x| x.name.to_string())
+            .collect();
+        if outs.is_empty() || ins.is_empty() {
+            continue;
+        }
+        let w = Wire::parse(
+            &format!("{a}.{}", outs[pick(rng, outs.len())]),
+            &format!("{b}.{}", ins[pick(rng, ins.len())]),
+        )
+        .unwrap();
+        if !p.wires.contains(&w) {
+            p.wires.push(w);
+        }
+    }
+    p
+}
+
+#[test]
+fn patches_made_from_the_registry_mostly_reach_render() {
+    let dir = std::env::temp_dir().join(format!("ohmpatch-fuzz-reg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let x: Vec<f32> = (0..2_400).map(|i| (i as f32 * 0.07).sin() * 0.5).collect();
+    ohmpatch_nodes::wav::write_f32_wav(&dir.join("f.wav"), &[x], 48_000).unwrap();
+    let mut rng = Rng::new(0x0f_u64.wrapping_add(u64::from(cases())));
+    let total = cases();
+    let mut rendered = 0;
+    for _ in 0..total {
+        let p = patch_from_registry(&mut rng);
+        let text = ohmpatch_patch::to_ron_string(&p);
+        let fate = std::panic::catch_unwind(|| {
+            let loaded = ohmpatch_patch::load_str(&text, "fuzz.ohm.ron").expect("own text loads");
+            exercise_patch(&loaded, &dir)
+        })
+        .unwrap_or_else(|_| panic!("this patch broke the engine:\n{text}"));
+        if fate == Fate::Rendered {
+            rendered += 1;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("structure-aware fuzz: {rendered} of {total} patches reached render");
+    assert!(
+        rendered * 2 >= total,
+        "only {rendered} of {total} patches reached render"
+    );
 }
 
 #[test]
