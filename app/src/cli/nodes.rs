@@ -76,7 +76,9 @@ pub fn run(as_json: bool) -> u8 {
                 ParamKind::Bool { default } => format!("true | false (default {default})"),
                 ParamKind::Path { .. } => "file path".to_string(),
             };
-            println!("    · {:<20} {range}", p.name);
+            // `~`: a live param, changed on the running processor.
+            let live = if p.live { '~' } else { '·' };
+            println!("    {live} {:<20} {range}", p.name);
         }
         println!();
     }
