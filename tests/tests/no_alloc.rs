@@ -35,7 +35,7 @@ fn changed(p: &Patch, step: usize) -> Patch {
     let set = |p: &mut Patch, node: &str, name: &str, v: Value| {
         p.nodes.get_mut(node).unwrap().params.insert(name.into(), v);
     };
-    let on = step % 2 == 0;
+    let on = step.is_multiple_of(2);
     let w = Value::Str(if on { "a" } else { "none" }.into());
     set(&mut p, "meter", "weighting", w.clone());
     set(&mut p, "spec", "weighting", w);
