@@ -322,6 +322,37 @@ pub fn compile(
         }
     }
 
+    // Junctions and transformers (`NodeKind::junction`) present the loads
+    // their outputs drive; worked out from the last node back, so a chain of
+    // them passes the loads all the way to the stage that drives them.
+    for &n in order.iter().rev() {
+        let Some(ratio) = kinds[n].junction(&info[n].params) else {
+            continue;
+        };
+        let mut loads = Vec::new();
+        for (pi, p) in kinds[n].spec().ports.iter().enumerate() {
+            if p.direction != Direction::Out {
+                continue;
+            }
+            for &wi in from.get(&(n, pi)).map_or(&[][..], Vec::as_slice) {
+                let w = &wires[wi];
+                if !fading.contains(w.wire) {
+                    loads.push(info[w.dst].ports[w.dport].impedance.clone());
+                }
+            }
+        }
+        let presented = if ratio > 0.0 && ratio.is_finite() {
+            scaled(&Impedance::parallel(&loads), 1.0 / (ratio * ratio))
+        } else {
+            Impedance::None
+        };
+        for (pi, p) in kinds[n].spec().ports.iter().enumerate() {
+            if p.direction == Direction::In {
+                info[n].ports[pi].impedance = presented.clone();
+            }
+        }
+    }
+
     let mut pool = Pool::new();
     let mut out_buffer: HashMap<(usize, usize), u32> = HashMap::new();
     let mut steps = Vec::with_capacity(step_list.len());
@@ -469,6 +500,18 @@ pub fn compile(
         device_outs,
         device_ins,
     })
+}
+
+/// `z` times `k`: a load seen through an ideal transformer.
+fn scaled(z: &Impedance, k: f64) -> Impedance {
+    match z {
+        Impedance::None => Impedance::None,
+        Impedance::Ohms(r) => Impedance::Ohms(r * k),
+        Impedance::Rational { num, den } => Impedance::Rational {
+            num: num.iter().map(|c| c * k).collect(),
+            den: den.clone(),
+        },
+    }
 }
 
 fn cycle_error(scc: &[NodeIndex], graph: &DiGraph<usize, ()>, info: &[SchedNode]) -> CompileError {

@@ -431,6 +431,19 @@ pub trait NodeKind: Send + Sync {
         None
     }
 
+    /// A passive element between its input and its outputs, with these
+    /// params: `Some(g)` when the input presents whatever loads its outputs
+    /// drive, in parallel and transformed by an ideal voltage ratio `g`
+    /// (`Z_in = Z_loads / g²`; `g = 1` for a junction such as `split`, the
+    /// gain for `gain`), so that a utility never hides a load from the stage
+    /// that drives it. Its outputs are then ideal: the loading is applied
+    /// once, at the source. `None` (the default) for an active stage whose
+    /// ports have impedances of their own.
+    fn junction(&self, params: &Params) -> Option<f64> {
+        let _ = params;
+        None
+    }
+
     /// Domain and impedance of each port (in `spec().ports` order) for these params.
     fn electrical(&self, params: &Params) -> Vec<PortElectrical>;
 

@@ -30,7 +30,7 @@ impl Delay {
         Delay {
             spec: KindSpec {
                 kind: "delay".into(),
-                help: "Delays its input (fractional, smoothed); closes feedback loops.".into(),
+                help: "Delays its input (fractional, smoothed); closes feedback loops. An active stage: its input presents no load and its output is ideal.".into(),
                 ports: vec![
                     input("in", Domain::Line, "Signal in."),
                     output("out", Domain::Line, "Signal, later."),

@@ -1,5 +1,7 @@
 //! `gain`: an ideal amplifier or attenuator, smoothed so a moving knob does
-//! not zipper. It has no impedance of its own: a utility, not a device.
+//! not zipper. Electrically an ideal transformer (`NodeKind::junction`): it
+//! adds no impedance of its own and hides no load, so `amp → gain → speaker`
+//! damps and loads the amp as `amp → speaker` does, scaled by the ratio.
 
 use crate::desc::*;
 use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
@@ -23,7 +25,7 @@ impl Gain {
         Gain {
             spec: KindSpec {
                 kind: "gain".into(),
-                help: "Ideal gain or attenuation in dB; no impedance, no noise.".into(),
+                help: "Ideal gain or attenuation in dB, electrically an ideal transformer: the stage before it sees the loads after it divided by the gain squared. No noise.".into(),
                 ports: vec![
                     input("in", Domain::Line, "Signal in."),
                     output("out", Domain::Line, "Signal times the gain."),
@@ -58,6 +60,12 @@ pub(crate) fn gain_of(db: f64) -> f64 {
 impl NodeKind for Gain {
     fn spec(&self) -> &KindSpec {
         &self.spec
+    }
+
+    /// An ideal transformer of the gain's voltage ratio: the stage before
+    /// it sees the loads after it, divided by the gain squared.
+    fn junction(&self, params: &Params) -> Option<f64> {
+        Some(gain_of(params.num(GAIN_DB)))
     }
 
     fn follows_wire(&self) -> bool {

@@ -29,7 +29,7 @@ impl Mixer {
         Mixer {
             spec: KindSpec {
                 kind: "mixer".into(),
-                help: "Sums four inputs, each with a level, then applies a master gain.".into(),
+                help: "Sums four inputs, each with a level, then applies a master gain. An active mixer: its inputs present no load and its output is ideal.".into(),
                 ports: vec![
                     input("in1", Domain::Line, "Input 1."),
                     input("in2", Domain::Line, "Input 2."),

@@ -1,5 +1,7 @@
 //! `split`: one input copied to four outputs. Any output may also fan out by
-//! itself; `split` exists so a patch can show the branch point.
+//! itself; `split` exists so a patch can show the branch point. Electrically
+//! a junction (`NodeKind::junction`): the loads on its outputs appear in
+//! parallel at its input, so a split in front of speakers hides no load.
 
 use crate::desc::*;
 use ohmpatch_engine::{BuildEnv, NodeKind, Params, PortElectrical, ProcessContext, Processor};
@@ -20,7 +22,7 @@ impl Split {
         Split {
             spec: KindSpec {
                 kind: "split".into(),
-                help: "Copies its input to four outputs.".into(),
+                help: "A junction: copies its input to four outputs, and the loads on its outputs appear in parallel at its input, as on a wire.".into(),
                 ports: vec![
                     input("in", Domain::Line, "Signal in."),
                     output("out1", Domain::Line, "Copy 1."),
@@ -43,6 +45,11 @@ impl Default for Split {
 impl NodeKind for Split {
     fn spec(&self) -> &KindSpec {
         &self.spec
+    }
+
+    /// A junction: the loads on its outputs appear in parallel at its input.
+    fn junction(&self, _params: &Params) -> Option<f64> {
+        Some(1.0)
     }
 
     fn follows_wire(&self) -> bool {
