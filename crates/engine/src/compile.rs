@@ -38,6 +38,9 @@ pub struct SchedNode {
     pub ports: Vec<PortElectrical>,
     /// A feedback breaker that closes a loop: read early, written at the end.
     pub split: bool,
+    /// For each port, in spec order: the parallel load an output drives
+    /// (`Impedance::None` when open, and for inputs).
+    pub loads: Vec<Impedance>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,6 +208,7 @@ pub fn compile(
             params,
             ports,
             split: false,
+            loads: Vec::new(),
         });
     }
 
@@ -353,6 +357,30 @@ pub fn compile(
         }
     }
 
+    for n in 0..info.len() {
+        let loads = kinds[n]
+            .spec()
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(pi, p)| {
+                if p.direction != Direction::Out {
+                    return Impedance::None;
+                }
+                let on: Vec<Impedance> = from
+                    .get(&(n, pi))
+                    .map_or(&[][..], Vec::as_slice)
+                    .iter()
+                    .map(|&wi| &wires[wi])
+                    .filter(|w| !fading.contains(w.wire))
+                    .map(|w| info[w.dst].ports[w.dport].impedance.clone())
+                    .collect();
+                Impedance::parallel(&on)
+            })
+            .collect();
+        info[n].loads = loads;
+    }
+
     let mut pool = Pool::new();
     let mut out_buffer: HashMap<(usize, usize), u32> = HashMap::new();
     let mut steps = Vec::with_capacity(step_list.len());
@@ -419,16 +447,11 @@ pub fn compile(
                     scratches.push(b);
                 }
                 out_buffer.insert((n, pi), b);
-                let loads: Vec<Impedance> = from
-                    .get(&(n, pi))
-                    .map_or(&[][..], Vec::as_slice)
-                    .iter()
-                    .map(|&wi| &wires[wi])
-                    .filter(|w| !fading.contains(w.wire))
-                    .map(|w| info[w.dst].ports[w.dport].impedance.clone())
-                    .collect();
-                let load = Impedance::parallel(&loads);
-                let loading = Loading::between(&info[n].ports[pi].impedance, &load, sample_rate);
+                let loading = Loading::between(
+                    &info[n].ports[pi].impedance,
+                    &info[n].loads[pi],
+                    sample_rate,
+                );
                 outputs.push(OutputDst {
                     buffer: b,
                     port: Some(pi),

@@ -334,6 +334,10 @@ pub struct BuildEnv<'a> {
     /// Seed for noise sources, mixed with the node id so nodes differ.
     pub seed: u64,
     pub node_id: &'a str,
+    /// For each port, in spec order: the parallel load an output drives
+    /// (`Impedance::None` when open, and for inputs). Filled for the kinds
+    /// that are `NodeKind::load_dependent`; empty otherwise.
+    pub output_loads: Vec<Impedance>,
     pub(crate) services: Vec<Box<dyn Service>>,
     pub(crate) probes: Vec<Arc<dyn Any + Send + Sync>>,
 }
@@ -346,6 +350,7 @@ impl<'a> BuildEnv<'a> {
             allow_outside_paths: false,
             seed,
             node_id,
+            output_loads: Vec::new(),
             services: Vec::new(),
             probes: Vec::new(),
         }
@@ -429,6 +434,12 @@ pub trait NodeKind: Send + Sync {
     fn rated_load_ohm(&self, params: &Params) -> Option<f64> {
         let _ = params;
         None
+    }
+
+    /// Whether the processor is built for the load it drives
+    /// (`BuildEnv::output_loads`): a change of that load rebuilds it.
+    fn load_dependent(&self) -> bool {
+        false
     }
 
     /// A passive element between its input and its outputs, with these

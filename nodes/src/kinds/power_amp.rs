@@ -15,6 +15,11 @@
 //!   (no DC, a 5 Hz high-pass). The nonlinearity runs 4× oversampled
 //!   (linear-phase half-band filters, flat to 0.43·fs), which costs
 //!   [`Oversampler4::LATENCY`] = 53 samples of latency.
+//! - Current limit: the amp delivers at most its rated current, Vc/R peak.
+//!   Into a load whose |Z_out + Z_L(f)| dips below the rated load somewhere
+//!   in the band, it clips at that current: Vc' = Vc·min|Z_out + Z_L|/R.
+//!   The processor is told its load when it is built (`load_dependent`: a
+//!   new load rebuilds it), and `check` uses the same figure.
 //! - Noise: residual output noise V_rated/10^(SNR/20) over 20 Hz–20 kHz,
 //!   unweighted (100 W/8 Ω at 100 dB: 283 µV), with V_rated = sqrt(P·R) rms.
 //! - Sag: the supply droops with the low-passed output current (taken into
@@ -61,6 +66,31 @@ const SAG_RELEASE_MS: f64 = 150.0;
 /// Clip voltage, peak: sqrt(2·P·R).
 pub fn clip_volts(power_w: f64, rated_load_ohm: f64) -> f64 {
     (2.0 * power_w * rated_load_ohm).sqrt()
+}
+
+/// The lowest |Z_out + Z_L(f)| across the band: where the load draws the
+/// most current. `None` for an open output.
+pub fn least_impedance(z_out: f64, load: &Impedance) -> Option<f64> {
+    if *load == Impedance::None {
+        return None;
+    }
+    (0..=300)
+        .filter_map(|i| {
+            let f = 20.0 * 1000f64.powf(f64::from(i) / 300.0);
+            load.at(f)
+                .map(|z| ohmpatch_engine::impedance::C64::new(z.re + z_out, z.im).abs())
+        })
+        .reduce(f64::min)
+}
+
+/// The clip voltage, peak, with the current limit: the rated clip voltage,
+/// or the rated current (Vc/R) into the least impedance the amp sees.
+pub fn limited_clip(power_w: f64, rated_load_ohm: f64, least: Option<f64>) -> f64 {
+    let vc = clip_volts(power_w, rated_load_ohm);
+    match least {
+        Some(z) if z < rated_load_ohm => vc * z / rated_load_ohm,
+        _ => vc,
+    }
 }
 
 /// Residual output noise, volts rms over 20 Hz–20 kHz: V_rated/10^(SNR/20).
@@ -186,6 +216,10 @@ impl NodeKind for PowerAmp {
         &self.spec
     }
 
+    fn load_dependent(&self) -> bool {
+        true
+    }
+
     fn rated_load_ohm(&self, params: &Params) -> Option<f64> {
         Some(params.num(RATED_LOAD_OHM))
     }
@@ -204,9 +238,10 @@ impl NodeKind for PowerAmp {
         // Open-circuit sine rms at the onset of clipping; sag takes its share
         // when the output is that loud (rectified-sine average 2/π of peak).
         let sag = 1.0 - SAG_DEPTH * params.num(SAG) * std::f64::consts::FRAC_2_PI;
-        let clip = clip_volts(p, r) * sag * std::f64::consts::FRAC_1_SQRT_2;
+        let load = ctx.output_loads.get(1).unwrap_or(&Impedance::None);
+        let vc = limited_clip(p, r, least_impedance(params.num(Z_OUT_OHM), load));
+        let clip = vc * sag * std::f64::consts::FRAC_1_SQRT_2;
         // The test sine through the amp's own curve (at its unsagged rail).
-        let vc = clip_volts(p, r);
         let asked = inp.signal * g;
         let signal = if params.choice(MODEL) == 1 {
             sine_rms_through(|x| tube(x, vc), asked)
@@ -255,13 +290,18 @@ impl NodeKind for PowerAmp {
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         let sr = env.sample_rate;
         let (p, r) = (params.num(POWER_W), params.num(RATED_LOAD_OHM));
+        let least = env
+            .output_loads
+            .get(1)
+            .and_then(|load| least_impedance(params.num(Z_OUT_OHM), load));
         Ok(Box::new(PowerAmpProc {
             model: params.choice(MODEL),
             gain: Smoother::new(db_to_gain(params.num(GAIN_DB)), 5.0, sr),
             power: p,
             rated_load: r,
             snr_db: params.num(SNR_DB),
-            vc: Smoother::new(clip_volts(p, r), 5.0, sr),
+            vc: Smoother::new(limited_clip(p, r, least), 5.0, sr),
+            least,
             noise: Smoother::new(
                 noise_volts(p, r, params.num(SNR_DB)) * white_total_factor(sr),
                 5.0,
@@ -285,8 +325,10 @@ struct PowerAmpProc {
     power: f64,
     rated_load: f64,
     snr_db: f64,
-    /// Nominal clip voltage, peak (before sag).
+    /// Nominal clip voltage, peak (before sag), current limit included.
     vc: Smoother,
+    /// The least |Z_out + Z_L| of the load it was built for.
+    least: Option<f64>,
     /// Noise generator's total rms (band level × the bandwidth factor).
     noise: Smoother,
     sag: Smoother,
@@ -303,7 +345,8 @@ struct PowerAmpProc {
 
 impl PowerAmpProc {
     fn retarget(&mut self) {
-        self.vc.set(clip_volts(self.power, self.rated_load));
+        self.vc
+            .set(limited_clip(self.power, self.rated_load, self.least));
         self.noise
             .set(noise_volts(self.power, self.rated_load, self.snr_db) * self.noise_factor);
     }
