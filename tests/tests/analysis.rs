@@ -43,7 +43,12 @@ fn changing_only_an_impedance_changes_the_level_by_the_divider_ratio() {
 fn analysis_of(patch: &Patch) -> Analysis {
     let registry = ohmpatch_nodes::registry();
     let schedule = compile(patch, &registry, 48_000.0, &HashSet::new()).unwrap();
-    analyze(&schedule, &registry, 48_000.0, test_frequency(patch, &registry))
+    analyze(
+        &schedule,
+        &registry,
+        48_000.0,
+        test_frequency(patch, &registry),
+    )
 }
 
 /// A loop's level depends on the phase of what returns; the analysis leaves

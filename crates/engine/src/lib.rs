@@ -23,7 +23,7 @@ pub use engine::{ChannelMap, Engine, EngineConfig, EngineError};
 pub use impedance::{Impedance, Loading};
 pub use meters::{MeterReading, Meters, Stats};
 pub use node::{
-    BuildEnv, MAX_BLOCK, MAX_PORTS, NodeKind, ParamValue, Params, PortElectrical, ProcessContext,
-    Processor, Display, Role, Service,
+    BuildEnv, Display, MAX_BLOCK, MAX_PORTS, NodeKind, ParamValue, Params, PortElectrical,
+    ProcessContext, Processor, Role, Service,
 };
 pub use registry::Registry;
