@@ -63,12 +63,15 @@ fn divider(drivers: &[Ts], f: f64) -> f64 {
     zl.div(zl.add(C64::new(Z_OUT, 0.0))).abs()
 }
 
+/// Param values of one node.
+type Params = Vec<(&'static str, Value)>;
+
 /// Each set of drivers on its own amp, all amps fed the same 31 tones, with a
 /// voltmeter across each amp's terminals; an amp with no driver is the
 /// reference. Returns, per set, the level at each frequency relative to
 /// the reference, in dB.
 fn measure(sets: &[Vec<Ts>]) -> Vec<Vec<f64>> {
-    let mut nodes: Vec<(String, &str, Vec<(&str, Value)>)> = Vec::new();
+    let mut nodes: Vec<(String, &str, Params)> = Vec::new();
     let mut wires: Vec<(String, String)> = Vec::new();
     for (i, f) in FREQS.iter().enumerate() {
         nodes.push((
@@ -103,7 +106,7 @@ fn measure(sets: &[Vec<Ts>]) -> Vec<Vec<f64>> {
         nodes.push((format!("v{k:02}"), "output", probe()));
         wires.push((format!("{amp}.out"), format!("v{k:02}.in")));
     }
-    let node_refs: Vec<(&str, &str, Vec<(&str, Value)>)> = nodes
+    let node_refs: Vec<(&str, &str, Params)> = nodes
         .iter()
         .map(|(id, kind, p)| (id.as_str(), *kind, p.clone()))
         .collect();

@@ -144,7 +144,7 @@ pub fn roots(p: &[f64]) -> Option<Vec<C64>> {
     // corrections short of 1e-15 (about 1e-6 at degree 21, or for a root of
     // high multiplicity); the roots are then as good as the coefficients
     // allow, and what is designed from them is checked against H itself.
-    if !(worst < 1e-4) {
+    if worst.is_nan() || worst >= 1e-4 {
         return None;
     }
     let dp: Vec<f64> = p
