@@ -5,7 +5,6 @@
 pub mod desc;
 pub mod kinds;
 pub mod measure;
-pub mod oversample;
 pub mod wav;
 
 use ohmpatch_engine::Registry;

@@ -9,6 +9,7 @@
 //!
 //! Not for the audio thread: these allocate.
 
+use ohmpatch_engine::dsp::Biquad;
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
 use std::f64::consts::PI;
@@ -18,7 +19,7 @@ pub use ohmpatch_engine::dsp::{
 };
 
 /// Width of the audio band used for noise figures (20 Hz–20 kHz).
-pub const AUDIO_BAND_HZ: f64 = 19_980.0;
+pub const AUDIO_BAND_HZ: f64 = ohmpatch_engine::dsp::NOISE_BAND_WIDTH;
 
 /// Plain RMS of all the samples (measure over whole periods for tones).
 pub fn rms(x: &[f32]) -> f64 {
@@ -243,90 +244,6 @@ pub fn a_weighting_db(f: f64) -> f64 {
     20.0 * (ra(f) / ra(1000.0)).log10()
 }
 
-/// One biquad, transposed direct form II, f64 state.
-#[derive(Clone, Copy, Debug, Default)]
-struct Biquad {
-    b: [f64; 3],
-    a: [f64; 2],
-    z: [f64; 2],
-}
-
-impl Biquad {
-    /// Bilinear transform of (b0 s² + b1 s + b2)/(a0 s² + a1 s + a2), s = k(1−z⁻¹)/(1+z⁻¹).
-    fn bilinear(bs: [f64; 3], as_: [f64; 3], k: f64) -> Biquad {
-        let map = |c: [f64; 3]| {
-            let k2 = k * k;
-            [
-                c[0] * k2 + c[1] * k + c[2],
-                -2.0 * c[0] * k2 + 2.0 * c[2],
-                c[0] * k2 - c[1] * k + c[2],
-            ]
-        };
-        let nb = map(bs);
-        let na = map(as_);
-        Biquad {
-            b: [nb[0] / na[0], nb[1] / na[0], nb[2] / na[0]],
-            a: [na[1] / na[0], na[2] / na[0]],
-            z: [0.0; 2],
-        }
-    }
-
-    /// Second-order low-pass matched to the analog magnitude at DC, f0 and
-    /// Nyquist (Vicanek 2016): impulse-invariant poles, fitted zeros.
-    fn matched_lowpass(f0: f64, q: f64, sample_rate: f64) -> Biquad {
-        let w0 = 2.0 * PI * f0 / sample_rate;
-        let zeta = 1.0 / (2.0 * q);
-        let a1 = if zeta <= 1.0 {
-            -2.0 * (-zeta * w0).exp() * ((1.0 - zeta * zeta).sqrt() * w0).cos()
-        } else {
-            -2.0 * (-zeta * w0).exp() * ((zeta * zeta - 1.0).sqrt() * w0).cosh()
-        };
-        let a2 = (-2.0 * zeta * w0).exp();
-        let big_a0 = (1.0 + a1 + a2).powi(2);
-        let big_a1 = (1.0 - a1 + a2).powi(2);
-        let big_a2 = -4.0 * a2;
-        let p1 = (w0 / 2.0).sin().powi(2);
-        let p0 = 1.0 - p1;
-        let p2 = 4.0 * p0 * p1;
-        let r1 = (big_a0 * p0 + big_a1 * p1 + big_a2 * p2) * q * q;
-        let big_b1 = ((r1 - big_a0 * p0) / p1).max(0.0);
-        let b0 = 0.5 * (big_a0.sqrt() + big_b1.sqrt());
-        let b1 = big_a0.sqrt() - b0;
-        Biquad {
-            b: [b0, b1, 0.0],
-            a: [a1, a2],
-            z: [0.0; 2],
-        }
-    }
-
-    #[inline]
-    fn tick(&mut self, x: f64) -> f64 {
-        let y = self.b[0] * x + self.z[0];
-        self.z[0] = self.b[1] * x - self.a[0] * y + self.z[1];
-        self.z[1] = self.b[2] * x - self.a[1] * y;
-        y
-    }
-
-    /// Complex response at normalised angular frequency w (rad/sample), as (re, im).
-    fn response(&self, w: f64) -> (f64, f64) {
-        let z1 = (w.cos(), -w.sin());
-        let z2 = ((2.0 * w).cos(), -(2.0 * w).sin());
-        let num = (
-            self.b[0] + self.b[1] * z1.0 + self.b[2] * z2.0,
-            self.b[1] * z1.1 + self.b[2] * z2.1,
-        );
-        let den = (
-            1.0 + self.a[0] * z1.0 + self.a[1] * z2.0,
-            self.a[0] * z1.1 + self.a[1] * z2.1,
-        );
-        let d = den.0 * den.0 + den.1 * den.1;
-        (
-            (num.0 * den.0 + num.1 * den.1) / d,
-            (num.1 * den.0 - num.0 * den.1) / d,
-        )
-    }
-}
-
 /// A-weighting filter for meters: the IEC 61672 analog poles. The low ones
 /// (20.6 Hz ×2, 107.7 Hz, 737.9 Hz) go through the bilinear transform, each pole
 /// pre-warped to its own frequency; the 12194 Hz double pole, where the bilinear
@@ -352,16 +269,16 @@ impl AWeighting {
         let w2 = warp(107.652_65);
         let w3 = warp(737.862_23);
         let s = [
-            Biquad::bilinear([1.0, 0.0, 0.0], [1.0, 2.0 * w1, w1 * w1], k),
-            Biquad::bilinear([1.0, 0.0, 0.0], [1.0, w2 + w3, w2 * w3], k),
+            Biquad::bilinear_s([1.0, 0.0, 0.0], [1.0, 2.0 * w1, w1 * w1], k),
+            Biquad::bilinear_s([1.0, 0.0, 0.0], [1.0, w2 + w3, w2 * w3], k),
             Biquad::matched_lowpass(12_194.217, 0.5, sample_rate),
         ];
         let w = 2.0 * PI * 1000.0 / sample_rate;
         let mag: f64 = s
             .iter()
             .map(|b| {
-                let (re, im) = b.response(w);
-                (re * re + im * im).sqrt()
+                let r = b.response(w);
+                (r.re * r.re + r.im * r.im).sqrt()
             })
             .product();
         AWeighting { s, gain: 1.0 / mag }
@@ -374,8 +291,8 @@ impl AWeighting {
             .s
             .iter()
             .map(|b| {
-                let (re, im) = b.response(w);
-                (re * re + im * im).sqrt()
+                let r = b.response(w);
+                (r.re * r.re + r.im * r.im).sqrt()
             })
             .product();
         20.0 * (mag * self.gain).log10()
@@ -384,7 +301,7 @@ impl AWeighting {
     /// Clear the filter state.
     pub fn reset(&mut self) {
         for b in &mut self.s {
-            b.z = [0.0; 2];
+            b.reset();
         }
     }
 

@@ -336,3 +336,19 @@ fn the_audio_thread_half_never_allocates() {
         );
     }
 }
+
+#[test]
+fn latency_is_reported_and_true() {
+    // A click well inside the linear range comes out where the reported
+    // latency says: the centre of the oversampler's linear-phase filters.
+    let (_, mut p) = build("power_amp", &[("gain_db", 0.0.into())]);
+    let l = p.latency();
+    eprintln!("power_amp latency: {l} samples");
+    let mut x = vec![0.0f32; 512];
+    x[10] = 1.0;
+    let y = run(p.as_mut(), Some(&x), 512);
+    let peak = (0..y.len())
+        .max_by(|&a, &b| y[a].abs().total_cmp(&y[b].abs()))
+        .unwrap();
+    assert_eq!(peak, 10 + l);
+}

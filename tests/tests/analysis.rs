@@ -84,6 +84,9 @@ fn db_power_sum(a: f64, b: f64) -> f64 {
     10.0 * (10f64.powf(a / 10.0) + 10f64.powf(b / 10.0)).log10()
 }
 
+/// The examples that show a stage clipping at the nominal level.
+const CLIPS_ON_PURPOSE: &[&str] = &["amp-load-too-low.ohm.ron"];
+
 #[test]
 fn predicted_output_levels_match_offline_renders() {
     let mut checked = 0;
@@ -93,7 +96,15 @@ fn predicted_output_levels_match_offline_renders() {
             continue;
         }
         let report = analysis_of(&patch);
-        assert!(!clipped(&report), "{}: an example clips", path.display());
+        // A stage driven into its curve is predicted through that curve, so
+        // even an example that clips on purpose (an amp at its current limit)
+        // must render at the predicted level; only these may clip.
+        let name = path.file_name().unwrap().to_string_lossy();
+        assert!(
+            !clipped(&report) || CLIPS_ON_PURPOSE.contains(&name.as_ref()),
+            "{}: an example clips",
+            path.display()
+        );
         let out = render(&patch, path.parent().unwrap(), 2.0, 1);
         for o in &report.outputs {
             let predicted = db_power_sum(o.levels.signal_db, o.levels.noise_db);

@@ -74,7 +74,7 @@ pub struct AnalysisContext<'a> {
 }
 
 /// The band every noise figure is stated over, Hz.
-pub const NOISE_BAND: (f64, f64) = (20.0, 20_000.0);
+pub use crate::dsp::band::NOISE_BAND;
 
 /// Power of a density ∝ f^slope between `lo` and `hi` (arbitrary scale).
 fn band_power(lo: f64, hi: f64, slope: f64) -> f64 {

@@ -20,10 +20,11 @@
 //! The model's response is normalised to 0 dB at 1 kHz, where sensitivity is
 //! specified, so the sensitivity holds exactly there in the far field.
 
-use super::physdsp::{Biquad, finite, white_total_factor};
 use crate::desc::*;
 use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
-use ohmpatch_engine::dsp::{Rng, Smoother, dbv_to_v, spl_to_pa};
+use ohmpatch_engine::dsp::{
+    Biquad, Rng, Smoother, dbv_to_v, finite, spl_to_pa, white_total_factor,
+};
 use ohmpatch_engine::{
     BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor,
 };

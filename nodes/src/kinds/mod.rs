@@ -11,7 +11,6 @@ pub mod mic;
 pub mod mixer;
 pub mod noise;
 pub mod output;
-pub mod physdsp;
 pub mod power_amp;
 pub mod preamp;
 pub mod probes;

@@ -21,11 +21,12 @@
 //! Deterministic: the generator is seeded from the engine seed, the node id
 //! and the `seed` param, so the same render gives the same bytes.
 
-use super::physdsp::{Biquad, Kellet, NOISE_BAND_HZ, band_power_integral};
 use super::tone::SourceLevel;
 use crate::desc::*;
 use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
-use ohmpatch_engine::dsp::{Rng, Smoother};
+use ohmpatch_engine::dsp::{
+    Biquad, Kellet, NOISE_BAND, NOISE_BAND_WIDTH, Rng, Smoother, band_power_integral,
+};
 use ohmpatch_engine::{
     BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor,
 };
@@ -166,13 +167,13 @@ impl Default for Noise {
 
 /// Band (20 Hz–20 kHz) rms of thermal noise: sqrt(4·k·T·R·B).
 pub fn thermal_rms(resistance_ohm: f64, temperature_k: f64) -> f64 {
-    (4.0 * BOLTZMANN * temperature_k * resistance_ohm * (NOISE_BAND_HZ.1 - NOISE_BAND_HZ.0)).sqrt()
+    (4.0 * BOLTZMANN * temperature_k * resistance_ohm * NOISE_BAND_WIDTH).sqrt()
 }
 
 /// The rms of each hum harmonic for a total rms `level`, up to those below
 /// the band's top and Nyquist.
 pub fn hum_amplitudes(level: f64, mains_hz: f64, sample_rate: f64) -> [f64; 10] {
-    let top = NOISE_BAND_HZ.1.min(0.45 * sample_rate);
+    let top = NOISE_BAND.1.min(0.45 * sample_rate);
     let mut rel = [0.0; 10];
     for (k, r) in rel.iter_mut().enumerate() {
         if mains_hz * (k + 1) as f64 <= top {
@@ -187,8 +188,8 @@ pub fn hum_amplitudes(level: f64, mains_hz: f64, sample_rate: f64) -> [f64; 10] 
 /// after a filter of magnitude `mag`. White noise of variance σ² has a
 /// one-sided density σ²/(fs/2), so the band power is σ²·∫|H|²df/(fs/2).
 fn sigma_for(level: f64, sr: f64, mag: impl Fn(f64) -> f64) -> f64 {
-    let hi = NOISE_BAND_HZ.1.min(0.4999 * sr);
-    let integral = band_power_integral(NOISE_BAND_HZ.0, hi, mag);
+    let hi = NOISE_BAND.1.min(0.4999 * sr);
+    let integral = band_power_integral(NOISE_BAND.0, hi, mag);
     level * (0.5 * sr / integral).sqrt()
 }
 

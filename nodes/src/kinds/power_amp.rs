@@ -12,9 +12,10 @@
 //!   smoothly (tanh) into a ceiling of 1.1·Vc; the tube push-pull model
 //!   compresses gradually from well below Vc, a little unevenly between the
 //!   halves (some 2nd harmonic besides the 3rd), with transformer coupling
-//!   (no DC, a 5 Hz high-pass). The nonlinearity runs 4× oversampled
-//!   (linear-phase half-band filters, flat to 0.43·fs), which costs
-//!   [`Oversampler4::LATENCY`] = 53 samples of latency.
+//!   (no DC, a 5 Hz high-pass). The nonlinearity runs 4× oversampled by
+//!   the shared [`Oversampler`] (linear phase, flat to 20 kHz, everything
+//!   above the base Nyquist ≥ 100 dB down so nothing folds back into the
+//!   band), which costs its [`Oversampler::latency`], 85 samples.
 //! - Current limit: the amp delivers at most its rated current, Vc/R peak.
 //!   Into a load whose |Z_out + Z_L(f)| dips below the rated load somewhere
 //!   in the band, it clips at that current: Vc' = Vc·min|Z_out + Z_L|/R.
@@ -26,11 +27,12 @@
 //!   the rated load, since the processor cannot see the actual one; attack
 //!   15 ms, release 150 ms), lowering the clip voltage by up to 35 % × `sag`.
 
-use super::physdsp::{Biquad, Oversampler4, finite, white_total_factor};
 use crate::desc::*;
 use crate::measure::sine_rms_through;
 use ohmpatch_engine::analysis::{AnalysisContext, Finding, Level, StageAnalysis};
-use ohmpatch_engine::dsp::{Rng, Smoother, db_to_gain};
+use ohmpatch_engine::dsp::{
+    Biquad, Oversampler, Rng, Smoother, db_to_gain, finite, white_total_factor,
+};
 use ohmpatch_engine::{
     BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor,
 };
@@ -129,7 +131,7 @@ impl PowerAmp {
         PowerAmp {
             spec: KindSpec {
                 kind: "power_amp".into(),
-                help: "Power amplifier: gain, clipping at its rated power, residual noise, output impedance (damping factor) against the speaker's Z(f), supply sag. 4× oversampled (53 samples of latency).".into(),
+                help: "Power amplifier: gain, clipping at its rated power, residual noise, output impedance (damping factor) against the speaker's Z(f), supply sag. 4× oversampled (85 samples of latency).".into(),
                 ports: vec![
                     input("in", Domain::Line, "Line-level volts."),
                     output(
@@ -311,7 +313,7 @@ impl NodeKind for PowerAmp {
             env: 0.0,
             attack: 1.0 - (-1.0 / (SAG_ATTACK_MS * 1e-3 * sr)).exp(),
             release: 1.0 - (-1.0 / (SAG_RELEASE_MS * 1e-3 * sr)).exp(),
-            os: Oversampler4::new(),
+            os: Oversampler::new(4),
             dc: Biquad::highpass(5.0, std::f64::consts::FRAC_1_SQRT_2, sr),
             rng: Rng::new(env.node_seed() ^ 0x7077_725f_616d_7021),
             noise_factor: white_total_factor(sr),
@@ -336,7 +338,7 @@ struct PowerAmpProc {
     env: f64,
     attack: f64,
     release: f64,
-    os: Oversampler4,
+    os: Oversampler,
     /// Output transformer coupling of the tube model.
     dc: Biquad,
     rng: Rng,
@@ -412,6 +414,6 @@ impl Processor for PowerAmpProc {
     }
 
     fn latency(&self) -> usize {
-        Oversampler4::LATENCY
+        self.os.latency()
     }
 }

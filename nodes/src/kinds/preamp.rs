@@ -36,9 +36,11 @@
 
 use crate::desc::*;
 use crate::measure::sine_rms_through;
-use crate::oversample::{Adaa, Oversampler, Shaper, nearest_factor};
 use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
-use ohmpatch_engine::dsp::{Rng, Smoother, db_to_gain, dbu_to_v};
+use ohmpatch_engine::dsp::{
+    Adaa, Oversampler, Rng, Shaper, Smoother, db_to_gain, dbu_to_v, nearest_factor,
+    white_total_factor,
+};
 use ohmpatch_engine::{
     BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor,
 };
@@ -151,8 +153,7 @@ impl Default for Preamp {
 
 /// Total rms of white noise at `sr` that puts `band_rms` into 20 Hz–20 kHz.
 fn white_total(band_rms: f64, sr: f64) -> f64 {
-    let band = 20_000f64.min(0.5 * sr) - 20.0;
-    band_rms * (0.5 * sr / band).sqrt()
+    band_rms * white_total_factor(sr)
 }
 
 impl NodeKind for Preamp {

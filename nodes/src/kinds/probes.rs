@@ -17,8 +17,7 @@
 
 use crate::desc::*;
 use crate::measure::{AWeighting, spectrum_db, thd};
-use crate::oversample::Oversampler;
-use ohmpatch_engine::dsp::{DBU_REF_V, SPL_REF_PA};
+use ohmpatch_engine::dsp::{DBU_REF_V, Oversampler, SPL_REF_PA};
 use ohmpatch_engine::{
     BuildEnv, Display, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor,
 };

@@ -18,11 +18,10 @@
 //! sensitivity is rated per 2.83 V (1 W into 8 Ω nominal), and the response
 //! is normalised to 0 dB at 1 kHz, so 2.83 V at 1 kHz gives the rated SPL.
 
-use super::physdsp::{Biquad, Iir, finite};
 use crate::desc::*;
 use ohmpatch_engine::analysis::{AnalysisContext, Level, StageAnalysis};
-use ohmpatch_engine::dsp::{Smoother, spl_to_pa};
-use ohmpatch_engine::impedance::{digital_design, poly_add, poly_mul};
+use ohmpatch_engine::dsp::poly::{poly_add, poly_mul};
+use ohmpatch_engine::dsp::{Biquad, Smoother, Sos, finite, spl_to_pa};
 use ohmpatch_engine::{
     BuildEnv, Impedance, NodeKind, Params, PortElectrical, ProcessContext, Processor,
 };
@@ -295,7 +294,7 @@ impl NodeKind for Speaker {
 /// normalised to 0 dB at 1 kHz.
 struct Response {
     driver: Driver,
-    ts: Option<Iir>,
+    ts: Option<Sos>,
     eq: [Biquad; 4],
     eq_len: usize,
 }
@@ -305,10 +304,9 @@ impl Response {
         let preset = params.choice(PRESET);
         let driver = Driver::from_params(params);
         let ts = match driver.acoustic_rational() {
-            Some((num, den)) => {
-                let (b, a) = digital_design(&num, &den, sr);
-                Some(Iir::new(&b, &a).ok_or("the driver's response is of too high an order")?)
-            }
+            Some((num, den)) => Some(
+                Sos::design(&num, &den, sr).ok_or("the driver's response cannot be designed")?,
+            ),
             None => None,
         };
         let (eq, eq_len) = cone(preset, sr);
@@ -331,7 +329,7 @@ impl Response {
     }
 
     fn magnitude(&self, f: f64, sr: f64) -> f64 {
-        self.ts.map_or(1.0, |t| t.magnitude(f, sr))
+        self.ts.as_ref().map_or(1.0, |t| t.magnitude(f, sr))
             * self.eq[..self.eq_len]
                 .iter()
                 .map(|b| b.magnitude(f, sr))
@@ -345,7 +343,7 @@ fn pa_per_volt(sensitivity_db_spl: f64) -> f64 {
 }
 
 struct SpeakerProc {
-    ts: Option<Iir>,
+    ts: Option<Sos>,
     eq: [Biquad; 4],
     eq_len: usize,
     pa_per_volt: Smoother,

@@ -1,4 +1,5 @@
-//! Polyphase FIR oversampling by 1, 2, 4 or 8 for nonlinear stages, and
+//! The one oversampler: polyphase FIR oversampling by 1, 2, 4 or 8 for the
+//! nonlinear stages (preamp, power amp) and the meter's true peak, and
 //! first-order antiderivative antialiasing (ADAA) for the waveshaper that runs
 //! at the high rate.
 //!
@@ -189,14 +190,14 @@ fn solve(mut m: Vec<Vec<f64>>, mut r: Vec<f64>) -> Vec<f64> {
 
 /// History of recent samples, stored twice so a window is one contiguous slice.
 #[derive(Clone, Debug)]
-pub(crate) struct Delay {
+struct Delay {
     buf: Vec<f64>,
     len: usize,
     pos: usize,
 }
 
 impl Delay {
-    pub(crate) fn new(len: usize) -> Delay {
+    fn new(len: usize) -> Delay {
         Delay {
             buf: vec![0.0; 2 * len.max(1)],
             len: len.max(1),
@@ -205,7 +206,7 @@ impl Delay {
     }
 
     #[inline]
-    pub(crate) fn push(&mut self, x: f64) {
+    fn push(&mut self, x: f64) {
         self.pos = if self.pos == 0 {
             self.len - 1
         } else {
@@ -217,17 +218,17 @@ impl Delay {
 
     /// Newest first: [x[n], x[n−1], …], `len` long.
     #[inline]
-    pub(crate) fn window(&self) -> &[f64] {
+    fn window(&self) -> &[f64] {
         &self.buf[self.pos..self.pos + self.len]
     }
 
-    pub(crate) fn clear(&mut self) {
+    fn clear(&mut self) {
         self.buf.fill(0.0);
     }
 }
 
 #[inline]
-pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
@@ -437,111 +438,5 @@ impl Adaa {
         self.x1 = x;
         self.f1_x1 = fx;
         y
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::measure::{db, tone_level};
-
-    #[test]
-    fn latency_is_exact_and_gain_is_unity() {
-        for factor in FACTORS {
-            let mut os = Oversampler::new(factor);
-            let n = 4096;
-            let x: Vec<f64> = (0..n)
-                .map(|i| (2.0 * PI * 1000.0 * i as f64 / 48_000.0).sin())
-                .collect();
-            let y: Vec<f64> = x.iter().map(|v| os.process(*v, |s| s)).collect();
-            let l = os.latency();
-            let err = (1000..n)
-                .map(|i| (y[i] - x[i - l]).abs())
-                .fold(0.0, f64::max);
-            assert!(err < 1e-4, "factor {factor}: latency {l}, error {err}");
-        }
-        assert_eq!(Oversampler::new(1).latency(), 0);
-    }
-
-    #[test]
-    fn decimator_stops_everything_above_base_nyquist() {
-        // What the nonlinearity makes between fs/2 and factor·fs/2 must not fold back.
-        for factor in [2usize, 4, 8] {
-            let hi_rate = 48_000.0 * factor as f64;
-            for f in [24_500.0, 30_000.0, 47_000.0, 70_000.0, 95_000.0, 150_000.0] {
-                if f >= hi_rate / 2.0 {
-                    continue;
-                }
-                let mut os = Oversampler::new(factor);
-                let y: Vec<f32> = (0..24_000)
-                    .map(|n| {
-                        let mut hi = [0.0f64; 8];
-                        for (k, v) in hi[..factor].iter_mut().enumerate() {
-                            let t = (n * factor + k) as f64 / hi_rate;
-                            *v = (2.0 * PI * f * t).sin();
-                        }
-                        os.downsample(&hi) as f32
-                    })
-                    .collect();
-                let l = db(crate::measure::rms(&y[2400..]) * 2f64.sqrt());
-                assert!(l < -95.0, "factor {factor}, {f} Hz leaks at {l:.1} dB");
-            }
-        }
-    }
-
-    #[test]
-    fn passband_is_flat_to_20k() {
-        for factor in [2, 4, 8] {
-            for f in [20.0, 1000.0, 10_000.0, 20_000.0] {
-                let mut os = Oversampler::new(factor);
-                let n = 48_000;
-                let y: Vec<f32> = (0..n)
-                    .map(|i| {
-                        let x = (2.0 * PI * f * i as f64 / 48_000.0).sin();
-                        os.process(x, |s| s) as f32
-                    })
-                    .collect();
-                let l = db(tone_level(&y[4800..], 48_000.0, f) * 2f64.sqrt());
-                assert!(l.abs() < 0.01, "factor {factor} at {f} Hz: {l} dB");
-            }
-        }
-    }
-
-    #[test]
-    fn adaa_droop_is_equalised() {
-        // A linear ADAA shaper (identity) through the compensated chain stays flat.
-        struct Lin;
-        impl Shaper for Lin {
-            fn f(&self, x: f64) -> f64 {
-                x
-            }
-            fn f1(&self, x: f64) -> f64 {
-                0.5 * x * x
-            }
-        }
-        for factor in [2, 4, 8] {
-            for f in [100.0, 1000.0, 10_000.0, 15_000.0, 20_000.0] {
-                let mut os = Oversampler::for_adaa(factor);
-                let mut adaa = Adaa::new();
-                let y: Vec<f32> = (0..24_000)
-                    .map(|i| {
-                        let x = (2.0 * PI * f * i as f64 / 48_000.0).sin();
-                        os.process(x, |s| adaa.tick(&Lin, s, 1e-9)) as f32
-                    })
-                    .collect();
-                let l = db(tone_level(&y[4800..], 48_000.0, f) * 2f64.sqrt());
-                assert!(l.abs() < 0.002, "factor {factor} at {f} Hz: {l} dB");
-            }
-        }
-    }
-
-    #[test]
-    fn nearest_factors() {
-        assert_eq!(nearest_factor(1.0), 1);
-        assert_eq!(nearest_factor(3.0), 4);
-        assert_eq!(nearest_factor(5.0), 4);
-        assert_eq!(nearest_factor(7.0), 8);
-        assert_eq!(nearest_factor(100.0), 8);
-        assert_eq!(nearest_factor(f64::NAN), 4);
     }
 }
