@@ -43,7 +43,12 @@ fn changing_only_an_impedance_changes_the_level_by_the_divider_ratio() {
 fn analysis_of(patch: &Patch) -> Analysis {
     let registry = ohmpatch_nodes::registry();
     let schedule = compile(patch, &registry, 48_000.0, &HashSet::new()).unwrap();
-    analyze(&schedule, &registry, 48_000.0, test_frequency(patch, &registry))
+    analyze(
+        &schedule,
+        &registry,
+        48_000.0,
+        test_frequency(patch, &registry),
+    )
 }
 
 /// A loop's level depends on the phase of what returns; the analysis leaves
@@ -410,10 +415,10 @@ fn the_gain_staging_strip_follows_the_main_chain_from_source_to_output() {
     assert_eq!(r.staging.len(), 1);
     let strip = &r.staging[0];
     assert_eq!(strip.output, "out");
-    let path: Vec<&str> = strip
+    let path: Vec<String> = strip
         .wires
         .iter()
-        .map(|&i| r.wires[i].from.as_str())
+        .map(|&i| r.wires[i].from.to_string())
         .collect();
     assert_eq!(
         path,
@@ -435,8 +440,8 @@ fn the_gain_staging_strip_follows_the_main_chain_from_source_to_output() {
         .iter()
         .map(|s| {
             (
-                r.wires[s.wires[0]].from.clone(),
-                r.wires[*s.wires.last().unwrap()].to.clone(),
+                r.wires[s.wires[0]].from.to_string(),
+                r.wires[*s.wires.last().unwrap()].to.to_string(),
             )
         })
         .collect();
