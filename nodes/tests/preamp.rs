@@ -129,7 +129,11 @@ fn check_agrees_with_the_render() {
     let reg = ohmpatch_nodes::registry();
     let s = ohmpatch_engine::compile(&p, &reg, SR, &Default::default()).expect("compiles");
     let a = ohmpatch_engine::analysis::analyze(&s, &reg, SR, 1000.0);
-    let w = a.wires.iter().find(|w| w.from == "pre.out").expect("wire");
+    let w = a
+        .wires
+        .iter()
+        .find(|w| w.from.to_string() == "pre.out")
+        .expect("wire");
     assert!((w.levels.signal_db + 11.02).abs() < 0.02, "{:?}", w.levels);
     assert!((w.levels.noise_db + 88.0).abs() < 0.01, "{:?}", w.levels);
     assert!(

@@ -426,10 +426,10 @@ fn the_gain_staging_strip_follows_the_main_chain_from_source_to_output() {
     assert_eq!(r.staging.len(), 1);
     let strip = &r.staging[0];
     assert_eq!(strip.output, "out");
-    let path: Vec<&str> = strip
+    let path: Vec<String> = strip
         .wires
         .iter()
-        .map(|&i| r.wires[i].from.as_str())
+        .map(|&i| r.wires[i].from.to_string())
         .collect();
     assert_eq!(
         path,
@@ -451,8 +451,8 @@ fn the_gain_staging_strip_follows_the_main_chain_from_source_to_output() {
         .iter()
         .map(|s| {
             (
-                r.wires[s.wires[0]].from.clone(),
-                r.wires[*s.wires.last().unwrap()].to.clone(),
+                r.wires[s.wires[0]].from.to_string(),
+                r.wires[*s.wires.last().unwrap()].to.to_string(),
             )
         })
         .collect();

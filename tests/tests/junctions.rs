@@ -69,7 +69,7 @@ fn four_speakers_through_a_split_load_the_amp_as_four_on_its_output() {
         let a = analyze(&s, &registry, 48_000.0, 1000.0);
         a.wires
             .iter()
-            .find(|w| w.from == "amp.out")
+            .find(|w| w.from.to_string() == "amp.out")
             .and_then(|w| w.load_ohm)
             .unwrap()
     };

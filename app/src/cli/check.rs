@@ -124,14 +124,13 @@ fn print_strip(r: &Analysis, strip: &ohmpatch_engine::analysis::Strip) {
         return;
     };
     println!("\ngain staging into {}:", strip.output);
-    let node = |end: &str| end.split('.').next().unwrap_or("").to_string();
-    println!("  {:<12}", node(&r.wires[*first].from));
+    println!("  {:<12}", r.wires[*first].from.node);
     for &i in &strip.wires {
         let w = &r.wires[i];
         let l = &w.levels;
         println!(
             "  {:<12} {:>8} {:<7} noise {:>8}  headroom {:>7} dB",
-            format!("→ {}", node(&w.to)),
+            format!("→ {}", w.to.node),
             db(l.signal_db),
             l.unit,
             db(l.noise_db),

@@ -1,12 +1,12 @@
 //! The engine running behind the editor: the audio stream with its
 //! fallbacks, the static analysis of every wire, and live meters.
 
-use ohmpatch_engine::analysis::{Analysis, analyze};
+use ohmpatch_engine::analysis::{Analysis, Subject, analyze};
 use ohmpatch_engine::backend::{
     BackendKind, DeviceChoice, Stream, StreamEvent, StreamOptions, choose_device,
 };
 use ohmpatch_engine::{ChannelMap, Engine, EngineConfig, EngineError, Registry, compile};
-use ohmpatch_patch::{Domain, Patch};
+use ohmpatch_patch::{Domain, Patch, Wire};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -275,16 +275,16 @@ impl Live {
                 expected: format!("{} {}", crate::editor::theme::fmt_db(l.signal_db), l.unit),
                 warnings: Vec::new(),
             };
-            let key = wire_key(&w.from, &w.to);
-            for f in report.warnings.iter().filter(|f| f.at == key) {
+            let at = Subject::Wire(Wire::new(w.from.clone(), w.to.clone()));
+            for f in report.warnings.iter().filter(|f| f.at == at) {
                 info.warnings.push(format!("{} ({})", f.message, f.fix));
             }
-            self.wires.insert(key, info);
+            self.wires.insert(at.to_string(), info);
         }
         for f in &report.warnings {
-            if !self.wires.contains_key(&f.at) {
+            if let Subject::Node(id) = &f.at {
                 self.node_warnings
-                    .entry(f.at.clone())
+                    .entry(id.clone())
                     .or_default()
                     .push(format!("{} ({})", f.message, f.fix));
             }

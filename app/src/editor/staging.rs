@@ -33,19 +33,15 @@ pub fn show(ui: &mut Ui, report: &Analysis) {
                 .small()
                 .strong(),
         );
-        ui.label(RichText::new(node_of(&report.wires[first].from)).small());
+        ui.label(RichText::new(&report.wires[first].from.node).small());
         for &i in &strip.wires {
             let w = &report.wires[i];
-            row(ui, &format!("· {}", node_of(&w.to)), &w.levels);
+            row(ui, &format!("· {}", w.to.node), &w.levels);
         }
         if let Some(o) = report.outputs.iter().find(|o| o.node == strip.output) {
             row(ui, "· converter", &o.levels);
         }
     }
-}
-
-fn node_of(end: &str) -> &str {
-    end.split('.').next().unwrap_or(end)
 }
 
 /// SNR colour: fine, marginal, poor.

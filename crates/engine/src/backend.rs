@@ -2,10 +2,10 @@
 //! null device, and real devices through cpal (JACK, ALSA). All of them call
 //! the same `Core::process_interleaved`.
 
-use crate::core::Core;
-use crate::engine::Engine;
+use crate::control::Engine;
 use crate::meters::Stats;
 use crate::node::MAX_BLOCK;
+use crate::runtime::Core;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::sync::Arc;

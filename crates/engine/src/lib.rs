@@ -2,27 +2,27 @@
 //! order, buffer reuse, electrical loading), runs it on a real-time audio
 //! thread, and drives it offline, on a paced null device or through cpal.
 //!
-//! Threads: the control thread owns [`Engine`]; the audio thread owns
-//! [`Core`]. They meet only through bounded lock-free channels and atomics.
+//! Threads: the control thread owns [`Engine`] (`control/`); the audio
+//! thread owns [`Core`] (`runtime/`). They meet only through bounded
+//! lock-free channels and atomics.
 
 pub mod analysis;
 pub mod backend;
 pub mod compile;
-mod core;
+mod control;
 pub mod dsp;
-mod engine;
 pub mod impedance;
 pub mod meters;
 pub mod node;
 pub mod registry;
+mod runtime;
 
-pub use crate::core::{Core, Plan};
 pub use backend::{
     BackendKind, DeviceChoice, Stream, StreamEvent, StreamOptions, render_offline,
     render_offline_with,
 };
 pub use compile::{CompileError, Schedule, compile};
-pub use engine::{ChannelMap, Engine, EngineConfig, EngineError};
+pub use control::{ChannelMap, Engine, EngineConfig, EngineError};
 pub use impedance::{Impedance, Loading};
 pub use meters::{MeterReading, Meters, Stats};
 pub use node::{
@@ -30,3 +30,4 @@ pub use node::{
     ProcessContext, Processor, Role, Service, param,
 };
 pub use registry::Registry;
+pub use runtime::{Core, Plan};

@@ -29,7 +29,7 @@
 
 use crate::desc::*;
 use crate::measure::sine_rms_through;
-use ohmpatch_engine::analysis::{AnalysisContext, Finding, Level, StageAnalysis};
+use ohmpatch_engine::analysis::{AnalysisContext, Finding, Level, StageAnalysis, Subject};
 use ohmpatch_engine::dsp::{
     Biquad, Oversampler, Rng, Smoother, db_to_gain, finite, white_total_factor,
 };
@@ -265,7 +265,7 @@ impl NodeKind for PowerAmp {
                 .fold(f64::INFINITY, f64::min);
             if min < MIN_LOAD_RATIO * r {
                 warnings.push(Finding {
-                    at: "power_amp".into(),
+                    at: Subject::node("power_amp"),
                     message: format!(
                         "the load dips to {min:.1} Ω, below the {r:.0} Ω this amp is rated into: it draws more current than the amp is built for and clips (or overheats) early"
                     ),
@@ -276,7 +276,7 @@ impl NodeKind for PowerAmp {
         if asked > clip {
             let asked_w = asked * asked / r;
             warnings.push(Finding {
-                at: "power_amp".into(),
+                at: Subject::node("power_amp"),
                 message: format!(
                     "the amp clips at the nominal level: it is asked for {asked:.1} V rms ({asked_w:.0} W into {r:.0} Ω) but gives {clip:.1} V ({p:.0} W)"
                 ),

@@ -218,7 +218,7 @@ pub fn wire_report<'a>(
 ) -> &'a ohmpatch_engine::analysis::WireReport {
     a.wires
         .iter()
-        .find(|w| w.from == from)
+        .find(|w| w.from.to_string() == from)
         .unwrap_or_else(|| panic!("no wire from {from}"))
 }
 

@@ -1,297 +1,13 @@
-//! Static analysis of a compiled patch: for a stated test signal at each
-//! source (its nominal level) and each node's own noise, the signal level,
-//! noise floor, SNR and headroom on every wire, in the wire's unit, plus
-//! warnings with reasons and fixes for chains that are badly staged.
-//!
-//! Levels propagate in the schedule's order through each kind's
-//! small-signal model (`NodeKind::analyze`), with the loading of every wire
-//! evaluated at the analysis frequency. Uncorrelated contributions add in
-//! power. A loop through a `delay` is analysed without its feedback.
+//! The passes: levels through every stage of a compiled schedule, noise
+//! band by band, loop gains, and the wire checks.
 
-use crate::compile::Schedule;
-use crate::dsp::{DBU_REF_V, SPL_REF_PA};
+use super::report::{Analysis, Levels, OutputReport, WireReport, levels, ohms, to_db};
+use super::stage::{AnalysisContext, Finding, Level, NOISE_BAND, Subject};
+use crate::compile::{SchedWire, Schedule, StepKind};
 use crate::impedance::{Impedance, Loading};
 use crate::node::Params;
 use crate::registry::Registry;
-use ohmpatch_patch::{Direction, Domain};
-use serde::Serialize;
-
-/// Levels on one port, rms, in the port's unit: volts, pascals or full scale.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Level {
-    pub signal: f64,
-    /// Noise over 20 Hz – 20 kHz, unweighted.
-    pub noise: f64,
-    /// The largest sine rms the stage can deliver here before it clips.
-    pub clip: f64,
-}
-
-impl Level {
-    pub const SILENT: Level = Level {
-        signal: 0.0,
-        noise: 0.0,
-        clip: f64::INFINITY,
-    };
-
-    pub fn scaled(self, g: f64) -> Level {
-        Level {
-            signal: self.signal * g,
-            noise: self.noise * g,
-            clip: self.clip * g,
-        }
-    }
-
-    /// Sum of uncorrelated contributions (power sum); the tightest clip wins.
-    pub fn sum(levels: &[Level]) -> Level {
-        let mut s = 0.0;
-        let mut n = 0.0;
-        let mut c = f64::INFINITY;
-        for l in levels {
-            s += l.signal * l.signal;
-            n += l.noise * l.noise;
-            c = c.min(l.clip);
-        }
-        Level {
-            signal: s.sqrt(),
-            noise: n.sqrt(),
-            clip: c,
-        }
-    }
-}
-
-/// What a stage's model knows about its surroundings.
-pub struct AnalysisContext<'a> {
-    /// Frequency of the test signal, Hz.
-    pub freq: f64,
-    pub sample_rate: f64,
-    /// For each output port: the parallel load it drives (`None` if open).
-    pub output_loads: &'a [Impedance],
-    /// For each input port: the impedance of what drives it.
-    pub input_sources: &'a [Impedance],
-    /// The band this pass accounts noise in, Hz; `None` for the whole
-    /// 20 Hz–20 kHz band (the signal pass).
-    pub band: Option<(f64, f64)>,
-}
-
-/// The band every noise figure is stated over, Hz.
-pub use crate::dsp::band::NOISE_BAND;
-
-/// Power of a density ∝ f^slope between `lo` and `hi` (arbitrary scale).
-fn band_power(lo: f64, hi: f64, slope: f64) -> f64 {
-    if (slope + 1.0).abs() < 1e-9 {
-        (hi / lo).ln()
-    } else {
-        (hi.powf(slope + 1.0) - lo.powf(slope + 1.0)) / (slope + 1.0)
-    }
-}
-
-impl AnalysisContext<'_> {
-    /// Amplitude factor for noise a stage makes itself: the square root of
-    /// the share of its 20 Hz–20 kHz power that falls in this pass's band,
-    /// for a power density ∝ f^slope (0 white, −1 pink, −2 brown).
-    pub fn noise_in_band(&self, slope: f64) -> f64 {
-        match self.band {
-            None => 1.0,
-            Some((lo, hi)) => {
-                (band_power(lo, hi, slope) / band_power(NOISE_BAND.0, NOISE_BAND.1, slope)).sqrt()
-            }
-        }
-    }
-
-    /// Whether a tone at `f` Hz counts in this pass.
-    pub fn in_band(&self, f: f64) -> bool {
-        let (lo, hi) = self.band.unwrap_or(NOISE_BAND);
-        f >= lo && f < hi
-    }
-}
-
-/// Third-octave bands that tile 20 Hz–20 kHz: noise is followed through
-/// every stage's frequency response band by band, then summed in power, so
-/// a speaker's or mic's shaping of broadband noise is accounted for.
-fn noise_bands() -> Vec<(f64, f64)> {
-    let mut edges: Vec<f64> = (0..30)
-        .map(|i| NOISE_BAND.0 * 2f64.powf(i as f64 / 3.0))
-        .collect();
-    edges.push(NOISE_BAND.1);
-    edges.windows(2).map(|w| (w[0], w[1])).collect()
-}
-
-/// A stage's result: levels at its outputs (open circuit, before loading;
-/// a device output last for `output` nodes), and notes for the report.
-#[derive(Clone, Debug, Default)]
-pub struct StageAnalysis {
-    pub outputs: Vec<Level>,
-    pub warnings: Vec<Finding>,
-}
-
-/// A warning: what is wrong, why, and what to do.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Finding {
-    /// The wire (`a.out -> b.in`) or node id it is about.
-    pub at: String,
-    pub message: String,
-    pub fix: String,
-}
-
-impl std::fmt::Display for Finding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} ({})", self.at, self.message, self.fix)
-    }
-}
-
-/// The default model: inputs summed to every output at unity gain; a node
-/// without inputs is silent.
-pub fn pass_through(spec: &ohmpatch_patch::KindSpec, inputs: &[Level]) -> StageAnalysis {
-    let n_out = spec
-        .ports
-        .iter()
-        .filter(|p| p.direction == Direction::Out)
-        .count();
-    let l = if inputs.is_empty() {
-        Level::SILENT
-    } else {
-        Level::sum(inputs)
-    };
-    StageAnalysis {
-        outputs: vec![l; n_out],
-        warnings: Vec::new(),
-    }
-}
-
-/// Levels expressed in a domain's unit.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Levels {
-    pub unit: &'static str,
-    pub signal_db: f64,
-    pub noise_db: f64,
-    pub snr_db: f64,
-    pub headroom_db: f64,
-    /// The signal's rms in volts, pascals or full scale.
-    pub signal_rms: f64,
-    pub noise_rms: f64,
-}
-
-pub fn unit_of(domain: Domain) -> &'static str {
-    match domain {
-        Domain::Acoustic => "dB SPL",
-        Domain::Digital => "dBFS",
-        _ => "dBu",
-    }
-}
-
-fn to_db(x: f64, domain: Domain) -> f64 {
-    let r = match domain {
-        Domain::Acoustic => SPL_REF_PA,
-        // 0 dBFS is a full-scale sine, whose rms is 1/√2.
-        Domain::Digital => std::f64::consts::FRAC_1_SQRT_2,
-        _ => DBU_REF_V,
-    };
-    if x <= 0.0 {
-        -f64::INFINITY
-    } else {
-        20.0 * (x / r).log10()
-    }
-}
-
-pub fn levels(l: Level, domain: Domain) -> Levels {
-    let signal_db = to_db(l.signal, domain);
-    let noise_db = to_db(l.noise, domain);
-    Levels {
-        unit: unit_of(domain),
-        signal_db,
-        noise_db,
-        snr_db: signal_db - noise_db,
-        headroom_db: if l.clip.is_finite() {
-            20.0 * (l.clip / l.signal.max(1e-30)).log10()
-        } else {
-            f64::INFINITY
-        },
-        signal_rms: l.signal,
-        noise_rms: l.noise,
-    }
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct WireReport {
-    pub from: String,
-    pub to: String,
-    pub from_domain: Domain,
-    pub to_domain: Domain,
-    /// |Z| of the source and of the whole load it drives, at the analysis frequency.
-    pub source_ohm: Option<f64>,
-    pub load_ohm: Option<f64>,
-    /// Level change from the loading, dB.
-    pub loading_db: f64,
-    pub levels: Levels,
-    /// For speaker wires: power into the load, watts.
-    pub power_w: Option<f64>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct OutputReport {
-    pub node: String,
-    pub levels: Levels,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Analysis {
-    pub freq_hz: f64,
-    pub order: Vec<String>,
-    pub wires: Vec<WireReport>,
-    pub outputs: Vec<OutputReport>,
-    pub warnings: Vec<Finding>,
-    /// The gain-staging view: for each output, its main chain from a source.
-    pub staging: Vec<Strip>,
-}
-
-/// One output's chain from its loudest source, wire by wire, for the
-/// gain-staging view: where the level rises, where the noise comes in, and
-/// where the headroom runs out.
-#[derive(Clone, Debug, Serialize)]
-pub struct Strip {
-    pub output: String,
-    /// Indices into [`Analysis::wires`], source first.
-    pub wires: Vec<usize>,
-}
-
-impl Analysis {
-    /// The main chain into each output: from the output back along the
-    /// input wire carrying the most signal (then the most noise) to a source.
-    fn strips(&self) -> Vec<Strip> {
-        let power = |w: &WireReport| {
-            (
-                w.levels.signal_rms * w.levels.signal_rms,
-                w.levels.noise_rms * w.levels.noise_rms,
-            )
-        };
-        self.outputs
-            .iter()
-            .map(|o| {
-                let mut wires = Vec::new();
-                let mut at = o.node.as_str();
-                while let Some((i, w)) = self
-                    .wires
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, w)| w.to.split('.').next() == Some(at) && !wires.contains(i))
-                    .max_by(|a, b| {
-                        power(a.1)
-                            .partial_cmp(&power(b.1))
-                            .unwrap_or(std::cmp::Ordering::Equal)
-                    })
-                {
-                    wires.push(i);
-                    at = w.from.split('.').next().unwrap_or("");
-                }
-                wires.reverse();
-                Strip {
-                    output: o.node.clone(),
-                    wires,
-                }
-            })
-            .collect()
-    }
-}
+use ohmpatch_patch::{Direction, Domain, Wire};
 
 /// How much a bridging connection should exceed its source's impedance before
 /// the loss (2.5 dB at 3×) is worth a warning: an SM57 (310 Ω) into a 1.2 kΩ
@@ -375,7 +91,7 @@ impl<'a> Net<'a> {
         net
     }
 
-    fn live_wires(&self) -> impl Iterator<Item = &'a crate::compile::SchedWire> + 'a {
+    fn live_wires(&self) -> impl Iterator<Item = &'a SchedWire> + 'a {
         self.schedule.wires.iter().filter(|w| !w.fading_out)
     }
 
@@ -388,7 +104,7 @@ impl<'a> Net<'a> {
     }
 
     /// (source node, its port, destination node, its port) of a wire.
-    fn ends(&self, w: &crate::compile::SchedWire) -> Option<(usize, usize, usize, usize)> {
+    fn ends(&self, w: &SchedWire) -> Option<(usize, usize, usize, usize)> {
         let a = *self.index.get(w.wire.from.node.as_str())?;
         let b = *self.index.get(w.wire.to.node.as_str())?;
         let sp = self.port_index(a, &w.wire.from.port, Direction::Out)?;
@@ -490,7 +206,7 @@ impl<'a> Net<'a> {
             // A kind speaks of itself; the report names the node.
             p.warnings
                 .extend(stage.warnings.into_iter().map(|f| Finding {
-                    at: node.id.clone(),
+                    at: Subject::node(&node.id),
                     ..f
                 }));
         }
@@ -575,7 +291,7 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
         });
         if dev.signal > 0.0 && dev.clip.is_finite() && dev.signal > dev.clip {
             warnings.push(Finding {
-                at: node.id.clone(),
+                at: Subject::node(&node.id),
                 message: format!(
                     "the output clips at the nominal level ({:+.1} dBFS)",
                     to_db(dev.signal, Domain::Digital)
@@ -589,13 +305,13 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
     for step in schedule
         .steps
         .iter()
-        .filter(|s| s.kind == crate::compile::StepKind::FeedbackRead)
+        .filter(|s| s.kind == StepKind::FeedbackRead)
     {
         let (g, at_f) = net.loop_gain(step.node, freq);
         if g >= 1.0 {
             let db = 20.0 * g.log10();
             warnings.push(Finding {
-                at: schedule.nodes[step.node].id.clone(),
+                at: Subject::node(&schedule.nodes[step.node].id),
                 message: format!(
                     "the feedback loop through this delay has a gain of {db:+.1} dB at {at_f:.0} Hz: it builds up until the output limiter and the fault guard stop it"
                 ),
@@ -617,7 +333,6 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
             noise: wire_noise[wi].sqrt(),
             ..main.out_levels[a][sp].unwrap_or(Level::SILENT).scaled(g)
         };
-        let at = format!("{} -> {}", w.wire.from, w.wire.to);
         let lv = levels(l, w.from_domain);
         let zs = w.source_z.at(freq).map(|z| z.abs());
         let zl_all = net.parallel[a][sp].at(freq).map(|z| z.abs());
@@ -626,7 +341,7 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
             _ => None,
         };
         let facts = WireFacts {
-            at: &at,
+            at: &w.wire,
             lv: &lv,
             zs,
             zl: zl_all,
@@ -637,8 +352,8 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
         };
         check_wire(w, &facts, &mut warnings);
         wires.push(WireReport {
-            from: w.wire.from.to_string(),
-            to: w.wire.to.to_string(),
+            from: w.wire.from.clone(),
+            to: w.wire.to.clone(),
             from_domain: w.from_domain,
             to_domain: w.to_domain,
             source_ohm: zs,
@@ -663,7 +378,7 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
 /// What the wire checks look at: where, the levels, |Z| of the source and of
 /// the whole load, what the wire feeds, and whether a clip starts here.
 struct WireFacts<'a> {
-    at: &'a str,
+    at: &'a Wire,
     lv: &'a Levels,
     zs: Option<f64>,
     zl: Option<f64>,
@@ -672,7 +387,7 @@ struct WireFacts<'a> {
     clips_here: bool,
 }
 
-fn check_wire(w: &crate::compile::SchedWire, facts: &WireFacts, out: &mut Vec<Finding>) {
+fn check_wire(w: &SchedWire, facts: &WireFacts, out: &mut Vec<Finding>) {
     use Domain::*;
     let WireFacts {
         at,
@@ -684,7 +399,7 @@ fn check_wire(w: &crate::compile::SchedWire, facts: &WireFacts, out: &mut Vec<Fi
     } = *facts;
     let push = |out: &mut Vec<Finding>, message: String, fix: &str| {
         out.push(Finding {
-            at: at.to_string(),
+            at: Subject::Wire(at.clone()),
             message,
             fix: fix.to_string(),
         })
@@ -767,12 +482,13 @@ fn check_wire(w: &crate::compile::SchedWire, facts: &WireFacts, out: &mut Vec<Fi
     }
 }
 
-pub fn ohms(r: f64) -> String {
-    if r >= 1e6 {
-        format!("{:.2} MΩ", r / 1e6)
-    } else if r >= 1e3 {
-        format!("{:.2} kΩ", r / 1e3)
-    } else {
-        format!("{r:.2} Ω")
-    }
+/// Third-octave bands that tile 20 Hz–20 kHz: noise is followed through
+/// every stage's frequency response band by band, then summed in power, so
+/// a speaker's or mic's shaping of broadband noise is accounted for.
+fn noise_bands() -> Vec<(f64, f64)> {
+    let mut edges: Vec<f64> = (0..30)
+        .map(|i| NOISE_BAND.0 * 2f64.powf(i as f64 / 3.0))
+        .collect();
+    edges.push(NOISE_BAND.1);
+    edges.windows(2).map(|w| (w[0], w[1])).collect()
 }

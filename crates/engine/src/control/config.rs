@@ -1,0 +1,91 @@
+//! How an engine is set up, and what can go wrong when a patch is set.
+
+use crate::compile::CompileError;
+use ohmpatch_patch::Diagnostic;
+use std::path::PathBuf;
+
+/// How device outputs map to device channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelMap {
+    /// One channel per `output` node, in id order (offline render).
+    IdOrder,
+    /// The node's `channel` param, 1-based (playback).
+    Param,
+}
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub sample_rate: f64,
+    pub seed: u64,
+    pub patch_dir: Option<PathBuf>,
+    pub allow_outside_paths: bool,
+    /// Fade time for wires that appear or go, ms.
+    pub fade_ms: f64,
+    pub max_nodes: usize,
+    pub channel_map: ChannelMap,
+    /// Measure each watched output port's meter every this many blocks
+    /// (1 = every block, so no peak is missed); the ports take turns, so
+    /// each block meters 1/`meter_every` of them. Only ports whose meters
+    /// are read are measured at all (`Meters`).
+    pub meter_every: u32,
+    /// Run settled steps on the bound fast path and skip quiet nodes (see
+    /// `Core::run_block`). Off, every step takes the general path: the
+    /// same samples, more slowly; tests compare the two.
+    pub fast_paths: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            sample_rate: 48_000.0,
+            seed: 0,
+            patch_dir: None,
+            allow_outside_paths: false,
+            fade_ms: 5.0,
+            max_nodes: 10_000,
+            channel_map: ChannelMap::IdOrder,
+            meter_every: 1,
+            fast_paths: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineError {
+    Invalid(Vec<Diagnostic>),
+    Compile(CompileError),
+    Build { node: String, message: String },
+    TooManyNodes { count: usize, max: usize },
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineError::Invalid(d) => {
+                for (i, x) in d.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{x}")?;
+                }
+                Ok(())
+            }
+            EngineError::Compile(e) => write!(f, "{e}"),
+            EngineError::Build { node, message } => write!(f, "node \"{node}\": {message}"),
+            EngineError::TooManyNodes { count, max } => {
+                write!(
+                    f,
+                    "the patch has {count} nodes; this engine takes at most {max}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+impl From<CompileError> for EngineError {
+    fn from(e: CompileError) -> Self {
+        EngineError::Compile(e)
+    }
+}
