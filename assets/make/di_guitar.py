@@ -9,7 +9,8 @@ the cable's capacitance makes the usual resonant low-pass (3.2 kHz, Q 2.2).
 
 Twelve eighth notes at 120 bpm (3.0 s), E minor pentatonic, monophonic: each
 note damps the last, like a player re-fretting. Every note is brought to the
-same rms, so any stretch of whole notes has the file's level; the file loops.
+same rms (after the pickup), so any stretch of whole notes has the file's
+level; the file loops.
 Normalised to -18 dBFS rms (AES17). Run: python3 assets/make/di_guitar.py
 """
 
@@ -69,15 +70,15 @@ def main():
     notes = []
     for semis in PHRASE:
         note = pluck(E2 * 2 ** (semis / 12), n, rng)
+        # Pickup inductance against cable capacitance, then DC out.
+        note = wf.biquad(note, *wf.lowpass(3200.0, 2.2))
+        note = wf.biquad(note, *wf.highpass(30.0, 0.7))
         # Damped at the end of its eighth.
         for i in range(fade):
             note[n - 1 - i] *= i / fade
         r = math.sqrt(sum(s * s for s in note) / n)
         notes.append([s / r for s in note])
     x = [s for note in notes for s in note]
-    # Pickup inductance against cable capacitance, then DC out.
-    x = wf.biquad(x, *wf.lowpass(3200.0, 2.2))
-    x = wf.biquad(x, *wf.highpass(30.0, 0.7))
     x = wf.normalise(x)
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "di-guitar.wav")
     wf.write(out, x, bits=16, seed=82)
