@@ -1,8 +1,9 @@
 """assets/voice.wav: a spoken phrase, from espeak-ng (Debian package
-`espeak-ng`, made with 1.51) resampled to 48 kHz with sox.
+`espeak-ng`, made with 1.51) resampled to 48 kHz with sox (float, so sox adds no dither:
+the file is reproducible).
 
     espeak-ng -v en-gb -s 200 -p 40 -w TMP/raw.wav "TEXT"
-    sox TMP/raw.wav -r 48000 -b 16 TMP/48k.wav rate -v
+    sox -R TMP/raw.wav -r 48000 -e floating-point -b 32 TMP/48k.wav rate -v
 
 then, here: leading and trailing silence trimmed (below -50 dBFS), placed
 at the start of exactly 3.0 s, 10 ms fades, normalised to -18 dBFS rms
@@ -25,7 +26,7 @@ def main():
         raw = os.path.join(tmp, "raw.wav")
         hi = os.path.join(tmp, "48k.wav")
         subprocess.run(["espeak-ng", "-v", "en-gb", "-s", "200", "-p", "40", "-w", raw, TEXT], check=True)
-        subprocess.run(["sox", raw, "-r", "48000", "-b", "16", hi, "rate", "-v"], check=True)
+        subprocess.run(["sox", "-R", raw, "-r", "48000", "-e", "floating-point", "-b", "32", hi, "rate", "-v"], check=True)
         x, rate = wf.read(hi)
     assert rate == wf.RATE
     floor = 10 ** (-50 / 20)
