@@ -9,7 +9,7 @@ packages=(
   libx11-dev libxkbcommon-dev libwayland-dev
   xvfb xdotool mesa-vulkan-drivers libvulkan1
   libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0 libx11-xcb1
-  sox
+  sox espeak-ng
 )
 
 missing=()

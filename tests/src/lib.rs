@@ -1,7 +1,7 @@
 //! End-to-end helpers shared by the tests in `tests/tests`: load example
 //! patches, render them offline, measure the result.
 
-use ohmpatch_engine::{Engine, EngineConfig, render_offline};
+use ohmpatch_engine::{Engine, EngineConfig, render_offline_with};
 use ohmpatch_patch::Patch;
 use std::path::{Path, PathBuf};
 
@@ -27,7 +27,36 @@ pub fn load(path: &Path) -> Patch {
     ohmpatch_patch::load_file(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// What device inputs carry in an offline render: every channel an
+/// `audio_in` reads gets the bundled DI guitar (`assets/di-guitar.wav`,
+/// looped, -18 dBFS rms), so a live example renders what a guitar at the
+/// level `check` assumes would give; none when the patch has no `audio_in`.
+pub fn device_inputs(patch: &Patch, frames: usize) -> Vec<Vec<f32>> {
+    let channels = patch
+        .nodes
+        .values()
+        .filter(|n| n.kind == "audio_in")
+        .map(|n| {
+            n.params
+                .get("channel")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(1.0) as usize
+        })
+        .max()
+        .unwrap_or(0);
+    if channels == 0 {
+        return Vec::new();
+    }
+    let guitar = ohmpatch_nodes::wav::read_wav(&root().join("assets/di-guitar.wav"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(guitar.sample_rate, 48_000);
+    let g = &guitar.channels[0];
+    let looped: Vec<f32> = (0..frames).map(|i| g[i % g.len()]).collect();
+    vec![looped; channels]
+}
+
 /// Render `seconds` of a patch at 48 kHz; one channel per output node.
+/// Device inputs carry [`device_inputs`].
 pub fn render(patch: &Patch, dir: &Path, seconds: f64, seed: u64) -> Vec<Vec<f32>> {
     let mut e = Engine::new(
         ohmpatch_nodes::shared_registry(),
@@ -39,7 +68,8 @@ pub fn render(patch: &Patch, dir: &Path, seconds: f64, seed: u64) -> Vec<Vec<f32
         },
     );
     e.set_patch(patch).unwrap_or_else(|err| panic!("{err}"));
-    let out = render_offline(&mut e, (seconds * 48_000.0) as usize, 128);
+    let frames = (seconds * 48_000.0) as usize;
+    let out = render_offline_with(&mut e, frames, 128, &device_inputs(patch, frames));
     let errors = e.shutdown();
     assert!(errors.is_empty(), "service errors: {errors:?}");
     out

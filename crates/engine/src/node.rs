@@ -374,6 +374,14 @@ impl<'a> BuildEnv<'a> {
             .map_err(|e| e.to_string())
     }
 
+    /// `resolve_path` for a file to be written: never into the read-only
+    /// bundled assets.
+    pub fn resolve_output_path(&self, value: &str) -> Result<PathBuf, String> {
+        let dir = self.patch_dir.unwrap_or_else(|| Path::new("."));
+        ohmpatch_patch::resolve_output_path(dir, value, self.allow_outside_paths)
+            .map_err(|e| e.to_string())
+    }
+
     pub fn add_service(&mut self, service: Box<dyn Service>) {
         self.services.push(service);
     }

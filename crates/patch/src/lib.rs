@@ -20,7 +20,10 @@ pub use history::{Edit, History};
 pub use io::{
     SaveStage, load_file, load_str, save_atomic, save_atomic_with, save_text_atomic, to_ron_string,
 };
-pub use paths::{PathError, refused_paths, resolve_param_path};
+pub use paths::{
+    PathError, bundled_assets_dir, refused_paths, resolve_output_path, resolve_param_path,
+    resolve_param_path_in,
+};
 pub use spec::{
     Catalogue, Direction, Domain, KindSpec, Name, ParamKind, ParamSpec, PortSpec, Taper,
 };

@@ -5,8 +5,15 @@
 //! allows it. The check is lexical first, so it also covers files that do not
 //! exist yet (a recorder's output), and then follows symlinks for the part of
 //! the path that does exist.
+//!
+//! One exception is trusted and read-only: `assets/NAME` that is not beside
+//! the patch names ohmpatch's own sounds (see [`bundled_assets_dir`]), so the
+//! examples play the bundled files from wherever a patch is saved.
 
 use std::path::{Component, Path, PathBuf};
+
+/// The folder a bundled-asset param path starts with.
+const ASSETS: &str = "assets";
 
 /// Why a param path was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,14 +57,131 @@ fn looks_absolute(value: &str) -> bool {
         || (b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':')
 }
 
-/// The path that param `value` names, relative to `patch_dir`.
+/// The path that param `value` names, relative to `patch_dir`, for reading.
 ///
 /// Unless `allow_outside`, refuses absolute paths, `..` that climbs out of
 /// the folder, and an existing path (or existing parent folder) that a
 /// symlink leads outside it. `a/../b.wav` is fine and resolves to
 /// `patch_dir/b.wav`: the result is normalised, so what is checked is what
 /// is opened. Both `/` and `\` separate components, for patches from Windows.
+///
+/// `assets/NAME` with nothing of that name beside the patch resolves into
+/// [`bundled_assets_dir`] when the file is there; a file beside the patch
+/// wins, and nothing outside the bundled folder is ever reached through it.
 pub fn resolve_param_path(
+    patch_dir: &Path,
+    value: &str,
+    allow_outside: bool,
+) -> Result<PathBuf, PathError> {
+    resolve_param_path_in(
+        patch_dir,
+        value,
+        allow_outside,
+        bundled_assets_dir().as_deref(),
+    )
+}
+
+/// [`resolve_param_path`] for a file to be written (a recorder's output):
+/// the bundled folder is read-only, so it never resolves there.
+pub fn resolve_output_path(
+    patch_dir: &Path,
+    value: &str,
+    allow_outside: bool,
+) -> Result<PathBuf, PathError> {
+    resolve_param_path_in(patch_dir, value, allow_outside, None)
+}
+
+/// [`resolve_param_path`] with the bundled folder given (`None`: no
+/// fallback), so that the rules can be tested against a folder of one's own.
+pub fn resolve_param_path_in(
+    patch_dir: &Path,
+    value: &str,
+    allow_outside: bool,
+    assets: Option<&Path>,
+) -> Result<PathBuf, PathError> {
+    let beside = resolve_beside(patch_dir, value, allow_outside)?;
+    // Something beside the patch (even a dangling symlink) wins.
+    if std::fs::symlink_metadata(&beside).is_ok() {
+        return Ok(beside);
+    }
+    let Some(dir) = assets else {
+        return Ok(beside);
+    };
+    let Ok(parts) = normalise(value) else {
+        return Ok(beside);
+    };
+    let [first, rest @ ..] = parts.as_slice() else {
+        return Ok(beside);
+    };
+    if *first != ASSETS || rest.is_empty() {
+        return Ok(beside);
+    }
+    let mut bundled = dir.to_path_buf();
+    for p in rest {
+        if Path::new(p)
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_)))
+        {
+            return Ok(beside);
+        }
+        bundled.push(p);
+    }
+    if std::fs::symlink_metadata(&bundled).is_err() {
+        // Not bundled either: report the file as missing beside the patch.
+        return Ok(beside);
+    }
+    // Trusted, but only inside itself: a symlink out of it is refused.
+    match (bundled.canonicalize(), dir.canonicalize()) {
+        (Ok(real), Ok(root)) if real.starts_with(&root) => Ok(bundled),
+        _ => Err(PathError::Escapes(value.to_string())),
+    }
+}
+
+/// ohmpatch's own read-only sounds: `$OHMPATCH_ASSETS`, else an `assets/`
+/// folder beside the executable or one of its ancestors (an installed copy,
+/// or the source tree above `target/`), else the source tree's `assets/`.
+/// A folder found by looking around counts only when it holds `README.md`
+/// and `make/`, so a stray `assets/` somewhere above is not taken for it.
+pub fn bundled_assets_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("OHMPATCH_ASSETS").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    let ours = |d: &Path| d.join("README.md").is_file() && d.join("make").is_dir();
+    let beside_exe = std::env::current_exe().ok().and_then(|exe| {
+        exe.ancestors()
+            .skip(1)
+            .map(|a| a.join(ASSETS))
+            .find(|d| ours(d))
+    });
+    if beside_exe.is_some() {
+        return beside_exe;
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(ASSETS);
+    ours(&src).then(|| src.canonicalize().unwrap_or(src))
+}
+
+/// `value`'s components with `.` dropped and `..` applied; `Escapes` when
+/// `..` climbs above the start.
+fn normalise(value: &str) -> Result<Vec<&str>, PathError> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in value.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(PathError::Escapes(value.to_string()));
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    Ok(parts)
+}
+
+/// The path beside the patch, with the refusal rules of [`resolve_param_path`].
+fn resolve_beside(
     patch_dir: &Path,
     value: &str,
     allow_outside: bool,
@@ -77,18 +201,7 @@ pub fn resolve_param_path(
         return Err(PathError::Absolute(value.to_string()));
     }
 
-    let mut parts: Vec<&str> = Vec::new();
-    for part in value.split(['/', '\\']) {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.pop().is_none() {
-                    return Err(PathError::Escapes(value.to_string()));
-                }
-            }
-            p => parts.push(p),
-        }
-    }
+    let parts = normalise(value)?;
     if parts.is_empty() {
         // "." or "a/..": the folder itself is not a file.
         return Err(PathError::Empty);

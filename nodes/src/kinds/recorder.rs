@@ -81,7 +81,7 @@ impl NodeKind for Recorder {
                 dropped: Arc::new(AtomicU64::new(0)),
             }));
         }
-        let path = env.resolve_path(p)?;
+        let path = env.resolve_output_path(p)?;
         let spec = hound::WavSpec {
             channels: 1,
             sample_rate: env.sample_rate.round() as u32,
