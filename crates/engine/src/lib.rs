@@ -15,6 +15,7 @@ pub mod impedance;
 pub mod meters;
 pub mod node;
 pub mod registry;
+pub mod supervisor;
 
 pub use crate::core::{Core, Plan};
 pub use backend::{BackendKind, DeviceChoice, Stream, StreamEvent, StreamOptions, render_offline};
