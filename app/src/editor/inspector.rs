@@ -4,8 +4,8 @@
 //! when no node is selected.
 
 use super::Action;
-use super::canvas::probe_plot;
 use super::live::{Live, wire_key};
+use super::plots::probe_plot;
 use super::theme::{self, domain_color};
 use bevy_egui::egui::{self, RichText, Ui};
 use ohmpatch_engine::Registry;
@@ -349,8 +349,8 @@ fn node_ui(
             }
         }
     }
-    if matches!(node.kind.as_str(), "scope" | "spectrum" | "meter") {
+    if let Some(d) = registry.get(&node.kind).and_then(|k| k.display()) {
         ui.separator();
-        probe_plot(ui, live, id, &node.kind, true);
+        probe_plot(ui, live, id, d, true);
     }
 }
