@@ -9,11 +9,13 @@
 //! - `bench_tanh`: `tanh(x)` per sample.
 //! - `bench_lowpass`: an RBJ biquad low-pass (transposed direct form II, f32).
 
+use ohmpatch_engine::ParamId;
+use ohmpatch_engine::param::Num;
 use ohmpatch_engine::{
     BuildEnv, Core, Engine, EngineConfig, NodeKind, Params, PortElectrical, ProcessContext,
     Processor, Registry,
 };
-use ohmpatch_nodes::desc::{input, number, output, transparent};
+use ohmpatch_nodes::desc::{input, number, output, port};
 use ohmpatch_patch::{Domain, KindSpec, Node, Patch, Value, Wire};
 use std::sync::Arc;
 
@@ -200,17 +202,30 @@ impl Processor for LowpassProc {
     }
 }
 
+// The bench kinds' params, in spec order.
+const LEVEL: ParamId<Num> = ParamId::new(0, "level");
+const SEED: ParamId<Num> = ParamId::new(1, "seed");
+const FREQ_HZ: ParamId<Num> = ParamId::new(0, "freq_hz");
+
+/// Line ports with no impedance: the bench kinds load nothing.
+fn line_ports(spec: &KindSpec) -> Vec<PortElectrical> {
+    spec.ports
+        .iter()
+        .map(|_| port(Domain::Line, ohmpatch_engine::Impedance::None))
+        .collect()
+}
+
 impl NodeKind for BenchNoise {
     fn spec(&self) -> &KindSpec {
         &self.spec
     }
-    fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        transparent(&self.spec, params)
+    fn electrical(&self, _: &Params) -> Vec<PortElectrical> {
+        line_ports(&self.spec)
     }
     fn build(&self, params: &Params, _: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         Ok(Box::new(NoiseProc(WhiteNoise::new(
-            params.num_named("seed").unwrap_or(0.0) as u32,
-            params.num_named("level").unwrap_or(0.0) as f32,
+            params.num(SEED) as u32,
+            params.num(LEVEL) as f32,
         ))))
     }
 }
@@ -219,8 +234,8 @@ impl NodeKind for BenchTanh {
     fn spec(&self) -> &KindSpec {
         &self.spec
     }
-    fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        transparent(&self.spec, params)
+    fn electrical(&self, _: &Params) -> Vec<PortElectrical> {
+        line_ports(&self.spec)
     }
     fn build(&self, _: &Params, _: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         Ok(Box::new(TanhProc))
@@ -231,12 +246,12 @@ impl NodeKind for BenchLowpass {
     fn spec(&self) -> &KindSpec {
         &self.spec
     }
-    fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
-        transparent(&self.spec, params)
+    fn electrical(&self, _: &Params) -> Vec<PortElectrical> {
+        line_ports(&self.spec)
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         Ok(Box::new(LowpassProc(Lowpass::new(
-            params.num_named("freq_hz").unwrap_or(1000.0),
+            params.num(FREQ_HZ),
             std::f64::consts::FRAC_1_SQRT_2,
             env.sample_rate,
         ))))
@@ -252,8 +267,8 @@ pub fn bench_registry() -> Arc<Registry> {
             help: "Bench: uniform white noise from a 32-bit xorshift.".into(),
             ports: vec![output("out", Domain::Line, "Noise.")],
             params: vec![
-                number("level", 0.0, 10.0, f64::from(NOISE_LEVEL), "V", "Peak."),
-                number("seed", 1.0, 1e9, 1.0, "", "Seed."),
+                number(LEVEL, 0.0, 10.0, f64::from(NOISE_LEVEL), "V", "Peak."),
+                number(SEED, 1.0, 1e9, 1.0, "", "Seed."),
             ],
         },
     }));
@@ -277,7 +292,7 @@ pub fn bench_registry() -> Arc<Registry> {
                 output("out", Domain::Line, "Low-passed."),
             ],
             params: vec![number(
-                "freq_hz", 10.0, 20_000.0, LOWPASS_HZ, "Hz", "Cut-off.",
+                FREQ_HZ, 10.0, 20_000.0, LOWPASS_HZ, "Hz", "Cut-off.",
             )],
         },
     }));

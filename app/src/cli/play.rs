@@ -3,7 +3,8 @@
 //! fails or goes away.
 
 use super::*;
-use ohmpatch_engine::backend::{BackendKind, Stream, StreamEvent, StreamOptions, choose_device};
+use ohmpatch_engine::backend::{BackendKind, StreamOptions};
+use ohmpatch_engine::supervisor::{PlaybackEvent, Supervisor};
 use ohmpatch_engine::{ChannelMap, EngineConfig};
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,40 +30,37 @@ pub struct Args {
     pub sample_rate: Option<u32>,
 }
 
-/// Move the engine from `stream` to `choice`; if that device fails, to null.
-fn switch(
-    stream: Stream,
-    engine: &mut ohmpatch_engine::Engine,
-    choice: ohmpatch_engine::backend::DeviceChoice,
-    opts: &StreamOptions,
-) -> Result<Stream, String> {
-    let stats = engine.stats().clone();
-    match stream.stop() {
-        Some(c) => engine.return_core(c),
-        None => {
-            for e in engine.rebuild_core() {
-                eprintln!("warning: {e}");
-            }
-        }
-    }
-    let core = engine.take_core().expect("core is back");
-    match Stream::start(choice.clone(), core, stats.clone()) {
-        Ok(s) => Ok(s),
-        Err(e) => {
-            eprintln!(
-                "note: {} ({}): {e}; using the null device",
+/// Say what the supervisor did, in `play`'s words. `starting`: the first
+/// start, before the status line.
+fn report(events: Vec<PlaybackEvent>, starting: bool) {
+    for ev in events {
+        match ev {
+            PlaybackEvent::Substituted { reason, choice } => eprintln!(
+                "note: {reason}; using {} ({})",
                 choice.backend.name(),
                 choice.device_name
-            );
-            for e in engine.rebuild_core() {
-                eprintln!("warning: {e}");
+            ),
+            PlaybackEvent::StartFailed { choice, error } => eprintln!(
+                "note: {} ({}): {error}; {}",
+                choice.backend.name(),
+                choice.device_name,
+                if starting {
+                    "falling back to null"
+                } else {
+                    "using the null device"
+                }
+            ),
+            PlaybackEvent::Lost { backend, why } => eprintln!(
+                "\n{} device lost ({why}); falling back to the null device so the patch keeps running",
+                backend.name()
+            ),
+            PlaybackEvent::Back(backend) => {
+                eprintln!("\n{} is back; playing on it again", backend.name())
             }
-            let null = choose_device(&StreamOptions {
-                backend: BackendKind::Null,
-                sample_rate: Some(choice.sample_rate),
-                ..opts.clone()
-            });
-            Stream::start(null, engine.take_core().expect("rebuilt"), stats)
+            PlaybackEvent::DeviceError { backend, why } => {
+                eprintln!("\nnote: {} reports: {why}", backend.name())
+            }
+            PlaybackEvent::Rebuild(e) => eprintln!("warning: {e}"),
         }
     }
 }
@@ -98,14 +96,9 @@ pub fn run(a: Args) -> u8 {
         sample_rate: a.sample_rate,
         channels: 2,
     };
-    let choice = choose_device(&opts);
-    if let Some(r) = &choice.fallback_reason {
-        eprintln!(
-            "note: {r}; using {} ({})",
-            choice.backend.name(),
-            choice.device_name
-        );
-    }
+    let mut sup = Supervisor::new(opts);
+    let choice = sup.choose();
+    report(sup.take_events(), true);
     let config = EngineConfig {
         sample_rate: f64::from(choice.sample_rate),
         patch_dir: Some(patch_dir(&a.patch)),
@@ -122,40 +115,21 @@ pub fn run(a: Args) -> u8 {
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
     }
     let stats = engine.stats().clone();
-    let core = engine.take_core().expect("fresh engine has its core");
-    let mut stream = match Stream::start(choice.clone(), core, stats.clone()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!(
-                "note: {} ({}): {e}; falling back to null",
-                choice.backend.name(),
-                choice.device_name
-            );
-            for e in engine.rebuild_core() {
-                eprintln!("warning: {e}");
-            }
-            let null = choose_device(&StreamOptions {
-                backend: BackendKind::Null,
-                ..opts.clone()
-            });
-            let core = engine.take_core().expect("rebuilt");
-            match Stream::start(null, core, stats.clone()) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("cannot start even the null device: {e}");
-                    return EXIT_INVALID;
-                }
-            }
-        }
-    };
+    let started = sup.start(&mut engine, choice);
+    report(sup.take_events(), true);
+    if let Err(e) = started {
+        eprintln!("cannot start even the null device: {e}");
+        return EXIT_INVALID;
+    }
+    let backend_name = |sup: &Supervisor| sup.stream().map_or("none", |s| s.choice.backend.name());
+    let playing = sup.stream().expect("started").choice.clone();
     println!(
         "playing {} on {} ({}), {} Hz{}",
         a.patch.display(),
-        stream.choice.backend.name(),
-        stream.choice.device_name,
-        stream.choice.sample_rate,
-        stream
-            .choice
+        playing.backend.name(),
+        playing.device_name,
+        playing.sample_rate,
+        playing
             .buffer
             .map(|b| format!(", {b} frames"))
             .unwrap_or_default()
@@ -165,8 +139,6 @@ pub fn run(a: Args) -> u8 {
     let mut lost = 0;
     let mut max_load: f64 = 0.0;
     let mut reported_fault = None;
-    let mut lost_from: Option<ohmpatch_engine::backend::DeviceChoice> = None;
-    let mut last_retry = Instant::now();
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -181,64 +153,17 @@ pub fn run(a: Args) -> u8 {
         for e in engine.take_service_errors() {
             eprintln!("\nwarning: {e}");
         }
-        let mut dead = None;
-        while let Ok(ev) = stream.events.try_recv() {
-            match ev {
-                StreamEvent::Lost(why) => dead = Some(why),
-                StreamEvent::Error(why) => {
-                    eprintln!("\nnote: {} reports: {why}", stream.choice.backend.name())
-                }
-                StreamEvent::Xrun => {}
-            }
-        }
-        if let Some(why) = dead {
-            lost += 1;
-            eprintln!(
-                "\n{} device lost ({why}); falling back to the null device so the patch keeps running",
-                stream.choice.backend.name()
-            );
-            let prev = stream.choice.clone();
-            let null = choose_device(&StreamOptions {
-                backend: BackendKind::Null,
-                buffer: prev.buffer,
-                sample_rate: Some(prev.sample_rate),
-                ..opts.clone()
-            });
-            if prev.backend != BackendKind::Null {
-                lost_from = Some(prev);
-                last_retry = Instant::now();
-            }
-            stream = match switch(stream, &mut engine, null, &opts) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("cannot start the null device: {e}");
-                    return EXIT_INVALID;
-                }
-            };
-        }
-        // After a loss, look for the device again every two seconds.
-        if let Some(prev) = lost_from.clone()
-            && last_retry.elapsed() >= Duration::from_secs(2)
-        {
-            last_retry = Instant::now();
-            let again = choose_device(&StreamOptions {
-                backend: prev.backend,
-                sample_rate: Some(prev.sample_rate),
-                ..opts.clone()
-            });
-            if again.backend == prev.backend && again.sample_rate == prev.sample_rate {
-                stream = match switch(stream, &mut engine, again, &opts) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("cannot start the null device: {e}");
-                        return EXIT_INVALID;
-                    }
-                };
-                if stream.choice.backend == prev.backend {
-                    lost_from = None;
-                    eprintln!("\n{} is back; playing on it again", prev.backend.name());
-                }
-            }
+        // A lost device moves to null and is looked for again every 2 s.
+        let polled = sup.poll(&mut engine);
+        let events = sup.take_events();
+        lost += events
+            .iter()
+            .filter(|e| matches!(e, PlaybackEvent::Lost { .. }))
+            .count();
+        report(events, false);
+        if let Err(e) = polled {
+            eprintln!("cannot start the null device: {e}");
+            return EXIT_INVALID;
         }
         if let Some(node) = engine.faulty_node()
             && reported_fault.as_deref() != Some(node.as_str())
@@ -254,7 +179,7 @@ pub fn run(a: Args) -> u8 {
             let line = format!(
                 "{:>6.1} s  {}  load {:>5.1} %  xruns {}  callbacks {}  out peak {} dBFS",
                 t0.elapsed().as_secs_f64(),
-                stream.choice.backend.name(),
+                backend_name(&sup),
                 stats.load() * 100.0,
                 stats.xruns.load(Ordering::Relaxed),
                 stats.callbacks.load(Ordering::Relaxed),
@@ -269,10 +194,9 @@ pub fn run(a: Args) -> u8 {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let backend_name = stream.choice.backend.name();
-    if let Some(c) = stream.stop() {
-        engine.return_core(c);
-    }
+    let backend_name = backend_name(&sup);
+    sup.stop(&mut engine);
+    report(sup.take_events(), false);
     for e in engine.shutdown() {
         eprintln!("warning: {e}");
     }

@@ -4,8 +4,8 @@
 //! when no node is selected.
 
 use super::Action;
-use super::canvas::probe_plot;
 use super::live::{Live, wire_key};
+use super::plots::probe_plot;
 use super::theme::{self, domain_color};
 use bevy_egui::egui::{self, RichText, Ui};
 use ohmpatch_engine::Registry;
@@ -149,8 +149,8 @@ fn node_ui(
         return;
     };
     let spec = kind.spec();
-    ui.label(RichText::new(spec.kind).strong().size(16.0));
-    ui.label(RichText::new(spec.help).weak());
+    ui.label(RichText::new(spec.kind.as_ref()).strong().size(16.0));
+    ui.label(RichText::new(spec.help.as_ref()).weak());
     if let Some(ws) = live.node_warnings.get(id) {
         for w in ws {
             ui.label(RichText::new(format!("⚠ {w}")).color(theme::WARN));
@@ -169,14 +169,14 @@ fn node_ui(
         .show(ui, |ui| {
             for (pi, p) in spec.params.iter().enumerate() {
                 let g = gesture.wrapping_mul(1024).wrapping_add(pi as u64);
-                let current = node.params.get(p.name).cloned();
+                let current = node.params.get(p.name.as_ref()).cloned();
                 let is_default = current.is_none();
                 let label = ui.label(if is_default {
-                    RichText::new(p.name)
+                    RichText::new(p.name.as_ref())
                 } else {
-                    RichText::new(p.name).strong()
+                    RichText::new(p.name.as_ref()).strong()
                 });
-                label.on_hover_text(p.help);
+                label.on_hover_text(p.help.as_ref());
                 let set = |v: Option<Value>, merged: bool, actions: &mut Vec<Action>| {
                     let e = Edit::SetParam {
                         id: id.to_string(),
@@ -207,7 +207,7 @@ fn node_ui(
                         let slider = egui::Slider::new(&mut v, *min..=*max)
                             .logarithmic(log)
                             .show_value(false);
-                        let r1 = ui.add(slider).on_hover_text(p.help);
+                        let r1 = ui.add(slider).on_hover_text(p.help.as_ref());
                         let span = (max - min).abs().max(1e-9);
                         let mut dv = egui::DragValue::new(&mut v)
                             .range(*min..=*max)
@@ -222,7 +222,7 @@ fn node_ui(
                         } else {
                             dv = dv.max_decimals(3);
                         }
-                        let r2 = ui.add(dv).on_hover_text(p.help);
+                        let r2 = ui.add(dv).on_hover_text(p.help.as_ref());
                         if r1.double_clicked() || r2.double_clicked() {
                             set(None, false, actions);
                         } else if v != before {
@@ -236,11 +236,11 @@ fn node_ui(
                             .and_then(|v| v.as_str().map(str::to_string))
                             .unwrap_or_else(|| default.to_string());
                         let mut sel = cur.clone();
-                        egui::ComboBox::from_id_salt((id, p.name))
+                        egui::ComboBox::from_id_salt((id, p.name.as_ref()))
                             .selected_text(&sel)
                             .show_ui(ui, |ui| {
-                                for c in *choices {
-                                    ui.selectable_value(&mut sel, c.to_string(), *c);
+                                for c in choices {
+                                    ui.selectable_value(&mut sel, c.to_string(), c.as_ref());
                                 }
                             });
                         if sel != cur {
@@ -304,9 +304,9 @@ fn node_ui(
                 RichText::new(format!("{arrow} {} · {}", p.name, domain.name()))
                     .color(domain_color(domain)),
             )
-            .on_hover_text(p.help);
+            .on_hover_text(p.help.as_ref());
             if p.direction == Direction::Out
-                && let Some(r) = live.engine.meter(id, p.name)
+                && let Some(r) = live.engine.meter(id, &p.name)
             {
                 let db = theme::level_db(f64::from(r.rms), domain);
                 ui.label(
@@ -316,7 +316,7 @@ fn node_ui(
             }
         });
         if !p.help.is_empty() {
-            ui.label(RichText::new(p.help).small().weak());
+            ui.label(RichText::new(p.help.as_ref()).small().weak());
         }
     }
     let wires: Vec<_> = patch.wires_of(id).collect();
@@ -349,8 +349,8 @@ fn node_ui(
             }
         }
     }
-    if matches!(node.kind.as_str(), "scope" | "spectrum" | "meter") {
+    if let Some(d) = registry.get(&node.kind).and_then(|k| k.display()) {
         ui.separator();
-        probe_plot(ui, live, id, &node.kind, true);
+        probe_plot(ui, live, id, d, true);
     }
 }

@@ -1,10 +1,10 @@
-//! The engine running behind the editor: the audio stream with its
-//! fallbacks, the static analysis of every wire, and live meters.
+//! The engine running behind the editor: its stream (kept on a working
+//! device by the engine's `Supervisor`), the static analysis of every wire,
+//! and live meters.
 
 use ohmpatch_engine::analysis::{Analysis, Subject, analyze};
-use ohmpatch_engine::backend::{
-    BackendKind, DeviceChoice, Stream, StreamEvent, StreamOptions, choose_device,
-};
+use ohmpatch_engine::backend::{DeviceChoice, Stream, StreamOptions};
+use ohmpatch_engine::supervisor::{PlaybackEvent, Supervisor};
 use ohmpatch_engine::{ChannelMap, Engine, EngineConfig, EngineError, Registry, compile};
 use ohmpatch_patch::{Domain, Patch, Wire};
 use std::collections::{HashMap, HashSet};
@@ -29,8 +29,8 @@ pub fn wire_key(from: &str, to: &str) -> String {
 pub struct Live {
     pub registry: Arc<Registry>,
     pub engine: Engine,
-    pub stream: Option<Stream>,
-    pub opts: StreamOptions,
+    /// Starts the stream and keeps it on a working device.
+    sup: Supervisor,
     /// Why the engine is not playing the latest patch, in words.
     pub engine_error: Option<String>,
     /// Notes for the user (device fell back, device lost, ...).
@@ -43,31 +43,21 @@ pub struct Live {
     last_audio_rev: u64,
     last_analysis_rev: u64,
     last_analysis: Instant,
-    lost_from: Option<DeviceChoice>,
-    last_retry: Instant,
     pub load: f64,
     pub xruns: u64,
 }
 
 impl Live {
     pub fn new(registry: Arc<Registry>, opts: StreamOptions, patch_dir: Option<PathBuf>) -> Live {
-        let choice = choose_device(&opts);
-        let mut notes = Vec::new();
-        if let Some(r) = &choice.fallback_reason {
-            notes.push(format!(
-                "{r}; using {} ({})",
-                choice.backend.name(),
-                choice.device_name
-            ));
-        }
+        let mut sup = Supervisor::new(opts);
+        let choice = sup.choose();
         let engine = Engine::new(registry.clone(), config(&choice, patch_dir));
         let mut live = Live {
             registry,
             engine,
-            stream: None,
-            opts,
+            sup,
             engine_error: None,
-            notes,
+            notes: Vec::new(),
             wires: HashMap::new(),
             node_warnings: HashMap::new(),
             analysis_error: None,
@@ -75,8 +65,6 @@ impl Live {
             last_audio_rev: 0,
             last_analysis_rev: 0,
             last_analysis: Instant::now() - Duration::from_secs(1),
-            lost_from: None,
-            last_retry: Instant::now(),
             load: 0.0,
             xruns: 0,
         };
@@ -88,69 +76,34 @@ impl Live {
         self.engine.sample_rate()
     }
 
-    /// Start the engine's core on `choice`, falling back to null.
-    fn start(&mut self, choice: DeviceChoice) {
-        let stats = self.engine.stats().clone();
-        let Some(core) = self.engine.take_core() else {
-            return;
-        };
-        match Stream::start(choice.clone(), core, stats.clone()) {
-            Ok(s) => self.stream = Some(s),
-            Err(e) => {
-                self.notes.push(format!(
-                    "{} ({}) failed: {e}; using the null device",
-                    choice.backend.name(),
-                    choice.device_name
-                ));
-                for e in self.engine.rebuild_core() {
-                    self.notes.push(e.to_string());
-                }
-                let null = choose_device(&StreamOptions {
-                    backend: BackendKind::Null,
-                    sample_rate: Some(choice.sample_rate),
-                    ..self.opts.clone()
-                });
-                if let Some(core) = self.engine.take_core() {
-                    match Stream::start(null, core, stats) {
-                        Ok(s) => self.stream = Some(s),
-                        Err(e) => self
-                            .notes
-                            .push(format!("cannot start even the null device: {e}")),
-                    }
-                }
-            }
-        }
+    /// The running stream (what plays, at what rate and buffer).
+    pub fn stream(&self) -> Option<&Stream> {
+        self.sup.stream()
     }
 
-    fn stop(&mut self) {
-        if let Some(s) = self.stream.take() {
-            match s.stop() {
-                Some(c) => self.engine.return_core(c),
-                None => {
-                    for e in self.engine.rebuild_core() {
-                        self.notes.push(e.to_string());
-                    }
-                }
-            }
+    /// The audio settings asked for.
+    pub fn opts(&self) -> &StreamOptions {
+        self.sup.opts()
+    }
+
+    /// Start the engine's core on `choice`, falling back to null.
+    fn start(&mut self, choice: DeviceChoice) {
+        if let Err(e) = self.sup.start(&mut self.engine, choice) {
+            self.notes
+                .push(format!("cannot start even the null device: {e}"));
         }
+        self.take_events();
     }
 
     /// Apply new audio settings: a new engine at the device's rate, then the
     /// current patch, then the stream.
     pub fn reconfigure(&mut self, opts: StreamOptions, patch: &Patch, patch_dir: Option<PathBuf>) {
-        self.stop();
+        self.sup.stop(&mut self.engine);
         for e in self.engine.shutdown() {
             self.notes.push(e);
         }
-        self.opts = opts;
-        let choice = choose_device(&self.opts);
-        if let Some(r) = &choice.fallback_reason {
-            self.notes.push(format!(
-                "{r}; using {} ({})",
-                choice.backend.name(),
-                choice.device_name
-            ));
-        }
+        self.sup.set_opts(opts);
+        let choice = self.sup.choose();
         self.engine = Engine::new(self.registry.clone(), config(&choice, patch_dir));
         self.set_patch(patch);
         self.start(choice);
@@ -160,7 +113,7 @@ impl Live {
     /// The patch for a new file: a fresh engine (its paths are relative to
     /// the new folder).
     pub fn load_patch(&mut self, patch: &Patch, patch_dir: Option<PathBuf>) {
-        let opts = self.opts.clone();
+        let opts = self.opts().clone();
         self.reconfigure(opts, patch, patch_dir);
     }
 
@@ -196,60 +149,41 @@ impl Live {
     }
 
     fn watch_device(&mut self) {
-        let mut dead = None;
-        if let Some(s) = &self.stream {
-            while let Ok(ev) = s.events.try_recv() {
-                match ev {
-                    StreamEvent::Lost(why) => dead = Some(why),
-                    StreamEvent::Error(why) => {
-                        if self.notes.len() < 50 {
-                            self.notes
-                                .push(format!("{} reports: {why}", s.choice.backend.name()))
-                        }
-                    }
-                    StreamEvent::Xrun => {}
-                }
-            }
+        if let Err(e) = self.sup.poll(&mut self.engine) {
+            self.notes
+                .push(format!("cannot start even the null device: {e}"));
         }
-        if let Some(why) = dead {
-            let prev = self.stream.as_ref().map(|s| s.choice.clone());
-            self.notes.push(format!(
-                "the audio device was lost ({why}); the patch keeps running on the null device"
-            ));
-            self.stop();
-            let null = choose_device(&StreamOptions {
-                backend: BackendKind::Null,
-                sample_rate: prev.as_ref().map(|p| p.sample_rate),
-                ..self.opts.clone()
-            });
-            if let Some(p) = prev
-                && p.backend != BackendKind::Null
-            {
-                self.lost_from = Some(p);
-                self.last_retry = Instant::now();
-            }
-            self.start(null);
-        }
-        if let Some(prev) = self.lost_from.clone()
-            && self.last_retry.elapsed() >= Duration::from_secs(2)
-        {
-            self.last_retry = Instant::now();
-            let again = choose_device(&StreamOptions {
-                backend: prev.backend,
-                sample_rate: Some(prev.sample_rate),
-                ..self.opts.clone()
-            });
-            if again.backend == prev.backend && again.sample_rate == prev.sample_rate {
-                self.stop();
-                self.start(again);
-                if self.stream.as_ref().map(|s| s.choice.backend) == Some(prev.backend) {
-                    self.lost_from = None;
-                    self.notes.push(format!(
-                        "{} is back; playing on it again",
-                        prev.backend.name()
-                    ));
+        self.take_events();
+    }
+
+    /// The supervisor's events as notes for the status messages.
+    fn take_events(&mut self) {
+        for ev in self.sup.take_events() {
+            let note = match ev {
+                PlaybackEvent::Substituted { reason, choice } => format!(
+                    "{reason}; using {} ({})",
+                    choice.backend.name(),
+                    choice.device_name
+                ),
+                PlaybackEvent::StartFailed { choice, error } => format!(
+                    "{} ({}) failed: {error}; using the null device",
+                    choice.backend.name(),
+                    choice.device_name
+                ),
+                PlaybackEvent::Lost { why, .. } => format!(
+                    "the audio device was lost ({why}); the patch keeps running on the null device"
+                ),
+                PlaybackEvent::Back(backend) => {
+                    format!("{} is back; playing on it again", backend.name())
                 }
-            }
+                // A device that keeps complaining must not flood the notes.
+                PlaybackEvent::DeviceError { .. } if self.notes.len() >= 50 => continue,
+                PlaybackEvent::DeviceError { backend, why } => {
+                    format!("{} reports: {why}", backend.name())
+                }
+                PlaybackEvent::Rebuild(e) => e,
+            };
+            self.notes.push(note);
         }
     }
 
@@ -294,7 +228,7 @@ impl Live {
 
     /// Backend, device, rate, buffer for the status bar.
     pub fn device_line(&self) -> String {
-        match &self.stream {
+        match self.stream() {
             Some(s) => format!(
                 "{} · {} · {} Hz · {}",
                 s.choice.backend.name(),
@@ -310,7 +244,7 @@ impl Live {
     }
 
     pub fn shutdown(&mut self) {
-        self.stop();
+        self.sup.stop(&mut self.engine);
         let _ = self.engine.shutdown();
     }
 }

@@ -1,23 +1,31 @@
 //! The searchable list of node kinds, used by the palette window, the
 //! canvas's right-click menu and the menu for a wire dropped on empty space.
 
+use super::{Action, Editor, NewNode};
 use bevy_egui::egui::{self, RichText, Ui};
-use ohmpatch_engine::Registry;
-use ohmpatch_patch::{Direction, Domain, KindSpec};
+use ohmpatch_engine::{NodeKind, Registry};
+use ohmpatch_patch::{Direction, Domain, KindSpec, Wire};
 
-/// Whether `spec` has a port of `dir` that can take a wire of `domain`: the
-/// same domain, a mic input for an instrument, or a kind whose domain is a
-/// param (utilities and probes follow the wire).
-pub fn fits(spec: &KindSpec, dir: Direction, domain: Domain) -> bool {
-    let flexible = spec.param("domain").is_some();
-    spec.ports.iter().any(|p| {
+/// The open palette: where the node goes, and the wire it goes into.
+pub struct Palette {
+    pub pos: (f32, f32),
+    pub split: Option<Wire>,
+    /// Where the window opens (the pointer).
+    pub screen: egui::Pos2,
+}
+
+/// Whether `kind` has a port of `dir` that can take a wire of `domain`: the
+/// same domain, a mic input for an instrument, or any port of a kind that
+/// follows the wire it is given (utilities and probes).
+pub fn fits(kind: &dyn NodeKind, dir: Direction, domain: Domain) -> bool {
+    let flexible = kind.follows_wire();
+    kind.spec().ports.iter().any(|p| {
         p.direction == dir
             && (p.domain == domain
                 || flexible
                 || (dir == Direction::In
                     && p.domain == Domain::Mic
-                    && domain == Domain::Instrument)
-                || matches!(spec.kind, "meter" | "scope" | "spectrum" | "recorder"))
+                    && domain == Domain::Instrument))
     })
 }
 
@@ -29,9 +37,9 @@ pub fn matches<'a>(
 ) -> Vec<&'a KindSpec> {
     let words: Vec<String> = query.split_whitespace().map(|w| w.to_lowercase()).collect();
     let mut out: Vec<(u8, &KindSpec)> = registry
-        .specs()
-        .into_iter()
-        .filter(|s| fit.is_none_or(|(d, dom)| fits(s, d, dom)))
+        .iter()
+        .filter(|k| fit.is_none_or(|(d, dom)| fits(*k, d, dom)))
+        .map(|k| k.spec())
         .filter_map(|s| {
             let name = s.kind.to_lowercase();
             let help = s.help.to_lowercase();
@@ -54,7 +62,7 @@ pub fn matches<'a>(
             Some((rank, s))
         })
         .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.kind.cmp(b.1.kind)));
+    out.sort_by(|a, b| (a.0, &a.1.kind).cmp(&(b.0, &b.1.kind)));
     out.into_iter().map(|(_, s)| s).collect()
 }
 
@@ -116,8 +124,8 @@ pub fn list(
             for (k, s) in found.into_iter().enumerate() {
                 let first_line = s.help.lines().next().unwrap_or("");
                 let r = ui
-                    .selectable_label(k == sel, RichText::new(s.kind).strong())
-                    .on_hover_text(s.help);
+                    .selectable_label(k == sel, RichText::new(s.kind.to_string()).strong())
+                    .on_hover_text(s.help.as_ref());
                 if k == sel && (down || up) {
                     r.scroll_to_me(None);
                 }
@@ -128,4 +136,47 @@ pub fn list(
             }
         });
     picked
+}
+
+/// The palette window, when open; a pick becomes an `AddNode`.
+pub(super) fn window(ctx: &egui::Context, ed: &mut Editor, actions: &mut Vec<Action>) {
+    let Some(p) = &ed.view.palette else { return };
+    let mut open = true;
+    let mut picked = None;
+    let fit = p
+        .split
+        .as_ref()
+        .and_then(|w| ed.port_domain(&w.from, true).map(|d| (Direction::In, d)));
+    egui::Window::new(if p.split.is_some() {
+        "Insert node into wire"
+    } else {
+        "Add node"
+    })
+    .open(&mut open)
+    .default_pos({
+        // Keep the whole list on screen.
+        let vp = ctx.viewport_rect();
+        egui::pos2(
+            p.screen.x.min(vp.max.x - 360.0).max(vp.min.x),
+            p.screen.y.min(vp.max.y - 480.0).max(vp.min.y + 30.0),
+        )
+    })
+    .collapsible(false)
+    .resizable(false)
+    .show(ctx, |ui| {
+        picked = list(ui, &ed.registry, &mut ed.view.query, fit);
+    });
+    if let Some(kind) = picked {
+        let p = ed.view.palette.take().expect("open");
+        actions.push(Action::AddNode(NewNode {
+            kind,
+            pos: p.pos,
+            from: None,
+            to: None,
+            split: p.split,
+        }));
+        ed.view.query.clear();
+    } else if !open {
+        ed.view.palette = None;
+    }
 }

@@ -13,7 +13,7 @@
 //! quit
 //! ```
 
-use super::{Action, NewNode};
+use super::{Action, Editor, NewNode, files};
 use ohmpatch_patch::{Edit, Value, Wire};
 use std::path::PathBuf;
 
@@ -115,4 +115,41 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
 
 fn act(a: Action) -> Step {
     Step::Act(Box::new(a))
+}
+
+/// Run the next step, one a frame (after a few frames to settle).
+pub(super) fn next_step(ed: &mut Editor, actions: &mut Vec<Action>) {
+    if ed.run.script_wait > 0 {
+        ed.run.script_wait -= 1;
+        return;
+    }
+    if ed.run.script.is_empty() {
+        return;
+    }
+    let waiting = match &ed.run.script[0] {
+        Step::WaitFile(p) => !p.exists(),
+        Step::WaitParam(id, name, v) => {
+            ed.doc.patch.nodes.get(id).and_then(|n| n.params.get(name)) != Some(v)
+        }
+        _ => false,
+    };
+    let step = if waiting {
+        Step::Wait(0)
+    } else {
+        ed.run.script.remove(0)
+    };
+    match step {
+        Step::WaitFile(_) | Step::WaitParam(..) => {}
+        Step::Shot(p) => ed.run.pending_shot = Some(p),
+        Step::Act(a) => actions.push(*a),
+        Step::Wait(n) => ed.run.script_wait = n,
+        Step::Ready(p) => {
+            let _ = std::fs::write(p, b"");
+        }
+        Step::Quit => {
+            ed.live.shutdown();
+            files::clear_recovery();
+            ed.run.quitting = true;
+        }
+    }
 }

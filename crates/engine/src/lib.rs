@@ -16,6 +16,7 @@ pub mod meters;
 pub mod node;
 pub mod registry;
 mod runtime;
+pub mod supervisor;
 
 pub use backend::{
     BackendKind, DeviceChoice, Stream, StreamEvent, StreamOptions, render_offline,
