@@ -2,7 +2,7 @@
 //! measurement of its magnitude response, resampling, limits, zero latency
 //! and audio-thread safety.
 
-mod support_pre;
+mod support;
 
 use ohmpatch_engine::ProcessContext;
 use ohmpatch_engine::dsp::Rng;
@@ -11,7 +11,7 @@ use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
 use std::f64::consts::PI;
 use std::path::PathBuf;
-use support_pre::*;
+use support::*;
 
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
@@ -210,7 +210,10 @@ fn a_farina_sweep_recovers_the_magnitude_response() {
     let (sweep, inv) = farina(20.0, 22_000.0, n);
     let mut x: Vec<f32> = sweep.iter().map(|v| *v as f32).collect();
     x.resize(n + 48_000, 0.0);
-    let y: Vec<f64> = run(p.as_mut(), &x).iter().map(|v| f64::from(*v)).collect();
+    let y: Vec<f64> = drive(p.as_mut(), &x)
+        .iter()
+        .map(|v| f64::from(*v))
+        .collect();
     let xs: Vec<f64> = x.iter().map(|v| f64::from(*v)).collect();
     // Deconvolve output and input alike; their ratio is the system's response.
     let size = 1 << 19;
@@ -246,7 +249,10 @@ fn an_ir_at_another_rate_keeps_its_response() {
         build_in("cab_ir", &[("path", "cab44.wav".into())], Some(&dir.0)).expect("builds");
     let mut x = vec![0.0f32; 30_000];
     x[0] = 1.0;
-    let y: Vec<f64> = run(p.as_mut(), &x).iter().map(|v| f64::from(*v)).collect();
+    let y: Vec<f64> = drive(p.as_mut(), &x)
+        .iter()
+        .map(|v| f64::from(*v))
+        .collect();
     // The band-limited pre-ringing of the IR's abrupt onset falls before t = 0
     // and a causal, zero-latency IR cannot keep it; that costs a few hundredths
     // of a dB, rising towards the top octave.
@@ -262,7 +268,10 @@ fn an_ir_at_another_rate_keeps_its_response() {
     let stored = as_stored(&ir);
     let (_, mut p) =
         build_in("cab_ir", &[("path", "cab96.wav".into())], Some(&dir.0)).expect("builds");
-    let y: Vec<f64> = run(p.as_mut(), &x).iter().map(|v| f64::from(*v)).collect();
+    let y: Vec<f64> = drive(p.as_mut(), &x)
+        .iter()
+        .map(|v| f64::from(*v))
+        .collect();
     for f in [100.0, 1000.0, 2500.0, 5000.0, 8000.0] {
         let at48 = response_db(&y, f, SR);
         let at96 = response_db(&stored, f, 96_000.0);
@@ -300,7 +309,7 @@ fn limits_and_errors_are_clear() {
     // No IR: the signal passes unchanged.
     let (_, mut p) = build("cab_ir", &[]);
     let x = sine(1000.0, 0.3, 1000);
-    assert_eq!(run(p.as_mut(), &x), x);
+    assert_eq!(drive(p.as_mut(), &x), x);
 }
 
 #[test]

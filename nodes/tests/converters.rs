@@ -3,12 +3,15 @@
 //! NaN guard; `tone` and `file_in` make the level they are set to; `recorder`
 //! writes what it hears; `gain`, `mixer`, `split` and `delay` are exact.
 
-mod support_phys;
+mod support;
 use ohmpatch_engine::{Engine, EngineConfig, render_offline};
 use ohmpatch_patch::Patch;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use support_phys::*;
+use support::*;
+
+#[global_allocator]
+static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
 const N: usize = 48_000;
 
@@ -118,10 +121,10 @@ fn nan_and_infinity_never_reach_the_device() {
 fn tone_makes_its_rms_level_in_each_domain_and_waveform() {
     let probe_out = |kind_params: Vec<(&'static str, ohmpatch_patch::Value)>| {
         let p = patch(
-            &[("t", "tone", kind_params), ("o", "output", probe())],
+            &[("t", "tone", kind_params), ("o", "output", voltmeter())],
             &[("t.out", "o.in")],
         );
-        probe_volts(&render(&p, N)[0][4800..])
+        volts(&render(&p, N)[0][4800..])
     };
     // Sine and square at −6 dBu rms, 1 kHz (48 samples a period: whole periods).
     for wave in ["sine", "square"] {
@@ -178,9 +181,9 @@ fn gain_mixer_split_and_delay_are_exact() {
             ),
             ("s", "split", vec![]),
             ("d", "delay", vec![("time_ms", 10.0.into())]),
-            ("o1", "output", probe()),
-            ("o2", "output", probe()),
-            ("o3", "output", probe()),
+            ("o1", "output", voltmeter()),
+            ("o2", "output", voltmeter()),
+            ("o3", "output", voltmeter()),
         ],
         &[
             ("a.out", "g.in"),
@@ -194,11 +197,7 @@ fn gain_mixer_split_and_delay_are_exact() {
         ],
     );
     let out = render(&p, N);
-    let (direct, delayed, a) = (
-        probe_volts(&out[0]),
-        probe_volts(&out[1]),
-        probe_volts(&out[2]),
-    );
+    let (direct, delayed, a) = (volts(&out[0]), volts(&out[1]), volts(&out[2]));
     // 1 kHz: 0 dBu − 6 dB + 3 dB; 250 Hz: 0 dBu − 20 dB + 3 dB.
     let k = &direct[9600..];
     assert!((dbu(tone_level(k, SR, 1000.0)) + 3.0).abs() < 0.01);
@@ -231,12 +230,12 @@ fn file_in_plays_a_0_dbfs_sine_at_level_dbu_and_recorder_writes_full_scale() {
                 ],
             ),
             ("r", "recorder", vec![("path", "rec.wav".into())]),
-            ("o", "output", probe()),
+            ("o", "output", voltmeter()),
         ],
         &[("f.out", "o.in"), ("f.out", "r.in")],
     );
     let out = render_in(&p, &dir, 2 * N);
-    let v = probe_volts(&out[0]);
+    let v = volts(&out[0]);
     // The 0 dBFS sine comes out at −10 dBu, and keeps going when looped.
     assert!((dbu(rms(&v[..N])) + 10.0).abs() < 0.02);
     assert!((dbu(rms(&v[N..])) + 10.0).abs() < 0.02);

@@ -10,10 +10,10 @@
 //! terminal pair, no pass-through), so series strings are not expressible;
 //! mixed drivers in parallel stand in for them.
 
-mod support_phys;
+mod support;
 use ohmpatch_engine::impedance::C64;
 use ohmpatch_patch::Value;
-use support_phys::*;
+use support::*;
 
 const Z_OUT: f64 = 8.0;
 const PROBE_OHM: f64 = 1e7;
@@ -103,7 +103,7 @@ fn measure(sets: &[Vec<Ts>]) -> Vec<Vec<f64>> {
             nodes.push((s.clone(), "speaker", spk_params(*t)));
             wires.push((format!("{amp}.out"), format!("{s}.in")));
         }
-        nodes.push((format!("v{k:02}"), "output", probe()));
+        nodes.push((format!("v{k:02}"), "output", voltmeter()));
         wires.push((format!("{amp}.out"), format!("v{k:02}.in")));
     }
     let node_refs: Vec<(&str, &str, Params)> = nodes
@@ -121,7 +121,7 @@ fn measure(sets: &[Vec<Ts>]) -> Vec<Vec<f64>> {
     let levels: Vec<Vec<f64>> = out
         .iter()
         .map(|ch| {
-            let v = probe_volts(&ch[settle..]);
+            let v = volts(&ch[settle..]);
             FREQS.iter().map(|f| tone_level(&v, SR, *f)).collect()
         })
         .collect();
@@ -187,7 +187,7 @@ fn check_predicts_the_loading_of_a_4x12_cab() {
     assert!((want + 15.04).abs() < 0.01, "{want}");
     let mut nodes = vec![
         ("amp", "power_amp", vec![("z_out_ohm", Z_OUT.into())]),
-        ("v", "output", probe()),
+        ("v", "output", voltmeter()),
     ];
     let mut wires = vec![("amp.out", "v.in")];
     let ids = ["s0", "s1", "s2", "s3"];

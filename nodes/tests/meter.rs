@@ -1,12 +1,12 @@
 //! `meter` on the bench: levels in each domain's unit, THD of a synthetic
 //! signal, A-weighting, true peak, exact pass-through, audio-thread safety.
 
-mod support_pre;
+mod support;
 
 use ohmpatch_engine::{ProcessContext, render_offline};
 use ohmpatch_nodes::kinds::probes::MeterProbe;
 use ohmpatch_patch::Value;
-use support_pre::*;
+use support::*;
 
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;

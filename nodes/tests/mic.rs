@@ -1,12 +1,15 @@
 //! `mic` on the bench: sensitivity, inverse-distance law and delay, polar
 //! pattern, proximity effect, model response and self-noise (NODES.md "mic").
 
-mod support_phys;
+mod support;
 use ohmpatch_engine::Impedance;
 use ohmpatch_nodes::kinds::mic::{INTERPOLATOR_LATENCY, SPEED_OF_SOUND};
 use ohmpatch_patch::Value;
 use std::f64::consts::PI;
-use support_phys::*;
+use support::*;
+
+#[global_allocator]
+static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
 /// Output level (dBV) of a mic for a sine of 1 Pa rms at `freq` at 1 m from the source.
 fn level_dbv(params: &[(&str, Value)], freq: f64) -> f64 {

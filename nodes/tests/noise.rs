@@ -1,9 +1,12 @@
 //! `noise` on the bench: levels over 20 Hz–20 kHz, spectral slopes by
 //! octave band, hum harmonics, determinism (NODES.md "noise").
 
-mod support_phys;
+mod support;
 use ohmpatch_nodes::kinds::noise::{HUM_HARMONICS_DB, thermal_rms};
-use support_phys::*;
+use support::*;
+
+#[global_allocator]
+static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
 const N: usize = 1 << 20;
 

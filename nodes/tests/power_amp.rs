@@ -2,13 +2,16 @@
 //! engine's real one: gain, the damping factor against a speaker's Z(f),
 //! residual noise, clipping (NODES.md "power_amp").
 
-mod support_phys;
+mod support;
 use ohmpatch_engine::Impedance;
 use ohmpatch_engine::dsp::{db_to_gain, dbu_to_v};
 use ohmpatch_engine::impedance::C64;
 use ohmpatch_nodes::kinds::power_amp::{clip_volts, noise_volts};
 use ohmpatch_patch::Value;
-use support_phys::*;
+use support::*;
+
+#[global_allocator]
+static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
 /// tone → amp → speaker, with a 10 MΩ voltmeter across the speaker
 /// terminals. Returns the terminal voltage.
@@ -23,7 +26,7 @@ fn bench(
             ("src", "tone", tone),
             ("amp", "power_amp", amp),
             ("spk", "speaker", spk),
-            ("v", "output", probe()),
+            ("v", "output", voltmeter()),
         ],
         &[
             ("src.out", "amp.in"),
@@ -31,7 +34,7 @@ fn bench(
             ("amp.out", "v.in"),
         ],
     );
-    probe_volts(&render(&p, frames)[0])
+    volts(&render(&p, frames)[0])
 }
 
 fn sine_in(freq: f64, dbu: f64) -> Vec<(&'static str, Value)> {

@@ -2,12 +2,12 @@
 //! (EIN + gain), distortion of both models, aliasing with oversampling,
 //! latency and audio-thread safety.
 
-mod support_pre;
+mod support;
 
 use ohmpatch_engine::ProcessContext;
 use ohmpatch_nodes::measure::{Window, band_rms, power_spectrum, rms, thd, tone_level};
 use ohmpatch_patch::Value;
-use support_pre::*;
+use support::*;
 
 #[global_allocator]
 static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
@@ -147,7 +147,7 @@ fn check_agrees_with_the_render() {
 fn drive(pre: &[(&str, Value)], freq: f64, in_dbu: f64) -> Vec<f32> {
     let (_, mut p) = build("preamp", pre);
     let x = sine(freq, ohmpatch_engine::dsp::dbu_to_v(in_dbu), 96_000);
-    run(p.as_mut(), &x)[48_000..].to_vec()
+    support::drive(p.as_mut(), &x)[48_000..].to_vec()
 }
 
 #[test]
@@ -259,7 +259,7 @@ fn latency_is_reported_and_true() {
         assert_eq!(p.latency(), expect, "oversample {os}");
         let mut x = vec![0.0f32; 512];
         x[10] = 0.5;
-        let y = run(p.as_mut(), &x);
+        let y = support::drive(p.as_mut(), &x);
         let peak = (0..y.len())
             .max_by(|&a, &b| y[a].abs().total_cmp(&y[b].abs()))
             .unwrap();
@@ -271,8 +271,8 @@ fn latency_is_reported_and_true() {
 fn renders_repeat_and_bad_samples_do_not_stick() {
     let pre = [("gain_db", 60.0.into()), ("model", "tube_12ax7".into())];
     let x = sine(440.0, 0.01, 4800);
-    let a = run(build("preamp", &pre).1.as_mut(), &x);
-    let b = run(build("preamp", &pre).1.as_mut(), &x);
+    let a = support::drive(build("preamp", &pre).1.as_mut(), &x);
+    let b = support::drive(build("preamp", &pre).1.as_mut(), &x);
     assert_eq!(a, b);
     for model in ["clean", "tube_12ax7"] {
         let (_, mut p) = build("preamp", &[("model", model.into())]);
@@ -280,7 +280,7 @@ fn renders_repeat_and_bad_samples_do_not_stick() {
         x[100] = f32::NAN;
         x[200] = f32::INFINITY;
         x[300] = 1e30;
-        let y = run(p.as_mut(), &x);
+        let y = support::drive(p.as_mut(), &x);
         assert!(y.iter().all(|v| v.is_finite()), "{model}");
         // Working again afterwards.
         assert!(rms(&y[2400..]) > 0.1, "{model}: {}", rms(&y[2400..]));

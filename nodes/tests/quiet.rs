@@ -3,9 +3,9 @@
 //! go, a file that has ended and does not loop. Everything with a source,
 //! a tail or a side effect of its own is never skipped.
 
-mod support_pre;
+mod support;
 use ohmpatch_patch::Value;
-use support_pre::*;
+use support::*;
 
 #[test]
 fn a_gain_is_quiet_only_when_it_is_not_gliding() {
@@ -17,7 +17,7 @@ fn a_gain_is_quiet_only_when_it_is_not_gliding() {
         !g.is_quiet(),
         "a gain moving to its new value must keep running"
     );
-    run(g.as_mut(), &vec![0.0; 48_000]);
+    drive(g.as_mut(), &vec![0.0; 48_000]);
     assert!(g.is_quiet(), "settled again after a second");
 }
 
@@ -26,12 +26,12 @@ fn the_output_is_quiet_only_when_its_limiter_has_let_go() {
     let (_, mut o) = build("output", &[]);
     assert!(o.may_be_quiet() && o.is_quiet());
     // +30 dBu into a +18 dBu full scale: the limiter pulls the level down.
-    run(
+    drive(
         o.as_mut(),
         &sine(1000.0, ohmpatch_engine::dsp::dbu_to_v(30.0), 4_800),
     );
     assert!(!o.is_quiet(), "a releasing limiter must keep running");
-    run(o.as_mut(), &vec![0.0; 96_000]);
+    drive(o.as_mut(), &vec![0.0; 96_000]);
     assert!(o.is_quiet(), "released after two seconds of silence");
 }
 
@@ -43,7 +43,7 @@ fn a_file_is_quiet_once_it_has_ended_and_only_if_it_does_not_loop() {
     let path = Value::Str("a.wav".into());
     let (_, mut once) = build_in("file_in", &[("path", path.clone())], Some(&dir)).unwrap();
     assert!(!once.is_quiet(), "still playing");
-    run(once.as_mut(), &vec![0.0; 1_000]);
+    drive(once.as_mut(), &vec![0.0; 1_000]);
     assert!(once.is_quiet(), "ended");
     let (_, mut looped) = build_in(
         "file_in",
@@ -51,7 +51,7 @@ fn a_file_is_quiet_once_it_has_ended_and_only_if_it_does_not_loop() {
         Some(&dir),
     )
     .unwrap();
-    run(looped.as_mut(), &vec![0.0; 5_000]);
+    drive(looped.as_mut(), &vec![0.0; 5_000]);
     assert!(!looped.is_quiet(), "a loop never ends");
     let _ = std::fs::remove_dir_all(&dir);
 }

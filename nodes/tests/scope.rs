@@ -1,11 +1,11 @@
 //! `scope`: the published ring holds exactly the recent samples, in order,
 //! and the trigger finds a rising zero crossing.
 
-mod support_pre;
+mod support;
 
 use ohmpatch_engine::render_offline;
 use ohmpatch_nodes::kinds::probes::ScopeProbe;
-use support_pre::*;
+use support::*;
 
 #[test]
 fn the_ring_holds_the_last_samples_in_order() {

@@ -1,11 +1,14 @@
 //! `speaker` on the bench: the impedance the amplifier sees (Thiele–Small)
 //! and the pressure it makes at 1 m (NODES.md "speaker").
 
-mod support_phys;
+mod support;
 use ohmpatch_engine::Impedance;
 use ohmpatch_nodes::kinds::speaker::Driver;
 use ohmpatch_patch::Value;
-use support_phys::*;
+use support::*;
+
+#[global_allocator]
+static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
 fn driver(given: &[(&str, Value)]) -> (Driver, Impedance) {
     let reg = ohmpatch_nodes::registry();
@@ -143,12 +146,12 @@ fn a_0_ohm_source_into_an_8_ohm_driver_through_the_engine_gives_the_rating() {
                 "speaker",
                 vec![("preset", "guitar_12in".into()), ("re_ohm", 8.0.into())],
             ),
-            ("out", "output", probe()),
+            ("out", "output", voltmeter()),
         ],
         &[("src.out", "spk.in"), ("spk.out", "out.in")],
     );
     let ch = render(&p, 48_000);
-    let pa = probe_volts(&ch[0]);
+    let pa = volts(&ch[0]);
     let got = db(tone_level(&pa[24_000..], SR, 1000.0) / 20e-6);
     eprintln!("engine: 2.83 V, 0 Ω → guitar_12in (Re 8 Ω): {got:.3} dB SPL");
     assert!((got - 100.0).abs() < 0.2, "{got:.3}");
@@ -198,13 +201,13 @@ fn check_predicts_the_spl_the_engine_renders() {
                     vec![("domain", "speaker".into()), ("level_dbu", 20.0.into())],
                 ),
                 ("spk", "speaker", vec![("preset", preset.into())]),
-                ("out", "output", probe()),
+                ("out", "output", voltmeter()),
             ],
             &[("src.out", "spk.in"), ("spk.out", "out.in")],
         );
         let a = analysis_of(&p);
         let predicted = wire_report(&a, "spk.out").levels.signal_db;
-        let pa = probe_volts(&render(&p, 24_000)[0]);
+        let pa = volts(&render(&p, 24_000)[0]);
         let measured = db(tone_level(&pa[12_000..], SR, 1000.0) / 20e-6);
         eprintln!("{preset}: check {predicted:.2} dB SPL, render {measured:.2} dB SPL");
         assert!(

@@ -1,12 +1,12 @@
 //! `spectrum`: the published ring yields a calibrated spectrum off the audio
 //! thread, with optional A-weighting.
 
-mod support_pre;
+mod support;
 
 use ohmpatch_engine::render_offline;
 use ohmpatch_nodes::kinds::probes::SpectrumProbe;
 use ohmpatch_patch::Value;
-use support_pre::*;
+use support::*;
 
 fn analysed(freq: f64, weighting: &str) -> std::sync::Arc<SpectrumProbe> {
     let p = patch(

@@ -1,6 +1,8 @@
-//! Bench helpers shared by the transducer, amplifier and noise tests: build
-//! a node's processor or a whole patch, and measure levels the way an audio
-//! analyser would (windowed sine fit for tones, FFT band power for noise).
+//! The node tests' bench: build a node's processor or a whole patch, drive
+//! it, read volts back, and measure levels the way an audio analyser would
+//! (windowed sine fit for tones, FFT band power for noise). A test file that
+//! uses `assert_realtime_safe` installs `assert_no_alloc::AllocDisabler` as
+//! its global allocator.
 #![allow(dead_code)]
 
 use ohmpatch_engine::{
@@ -11,6 +13,7 @@ use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
 use std::collections::BTreeMap;
 use std::f64::consts::PI;
+use std::path::Path;
 use std::sync::Arc;
 
 pub const SR: f64 = 48_000.0;
@@ -33,12 +36,30 @@ pub fn build_seeded(
     given: &[(&str, Value)],
     seed: u64,
 ) -> (Params, Box<dyn Processor>) {
+    build_with(kind, given, None, seed).expect("builds")
+}
+
+/// The same with a patch folder for path params; the build error is returned.
+pub fn build_in(
+    kind: &str,
+    given: &[(&str, Value)],
+    dir: Option<&Path>,
+) -> Result<(Params, Box<dyn Processor>), String> {
+    build_with(kind, given, dir, 1)
+}
+
+fn build_with(
+    kind: &str,
+    given: &[(&str, Value)],
+    dir: Option<&Path>,
+    seed: u64,
+) -> Result<(Params, Box<dyn Processor>), String> {
     let reg = ohmpatch_nodes::registry();
     let k = reg.get(kind).unwrap_or_else(|| panic!("no kind {kind}"));
     let params = params_of(k, given);
-    let mut env = BuildEnv::new(SR, None, seed, "dut");
-    let p = k.build(&params, &mut env).expect("builds");
-    (params, p)
+    let mut env = BuildEnv::new(SR, dir, seed, "dut");
+    let p = k.build(&params, &mut env)?;
+    Ok((params, p))
 }
 
 /// Run a one-output processor over `input` (or silence for `frames`), in blocks of 128.
@@ -63,6 +84,11 @@ pub fn run(p: &mut dyn Processor, input: Option<&[f32]>, frames: usize) -> Vec<f
         t += n;
     }
     out
+}
+
+/// Run a one-in, one-out processor over `input`, in blocks of 128.
+pub fn drive(p: &mut dyn Processor, input: &[f32]) -> Vec<f32> {
+    run(p, Some(input), input.len())
 }
 
 /// A sine of `rms` at `freq`, `n` samples at `SR`.
@@ -175,31 +201,40 @@ pub fn patch(nodes: &[NodeDesc], wires: &[(&str, &str)]) -> Patch {
     p
 }
 
-/// Render a patch offline at `SR`; one channel per `output` node, in id order.
-pub fn render(p: &Patch, frames: usize) -> Vec<Vec<f32>> {
+/// An engine at `SR` playing `p` (seed 7).
+pub fn engine(p: &Patch) -> Engine {
     let mut e = Engine::new(
         Arc::new(ohmpatch_nodes::registry()),
         EngineConfig {
             sample_rate: SR,
+            seed: 7,
             ..Default::default()
         },
     );
     e.set_patch(p).expect("patch is valid");
-    render_offline(&mut e, frames, 128)
+    e
 }
 
+/// Render a patch offline at `SR`; one channel per `output` node, in id order.
+pub fn render(p: &Patch, frames: usize) -> Vec<Vec<f32>> {
+    render_offline(&mut engine(p), frames, 128)
+}
+
+/// Full scale of the `output` used as a voltmeter.
+pub const PROBE_FS_DBU: f64 = 40.0;
+
 /// An `output` used as a voltmeter: no limiter, +40 dBu full scale, 10 MΩ.
-pub fn probe() -> Vec<(&'static str, Value)> {
+pub fn voltmeter() -> Vec<(&'static str, Value)> {
     vec![
         ("limiter", false.into()),
-        ("full_scale_dbu", 40.0.into()),
+        ("full_scale_dbu", PROBE_FS_DBU.into()),
         ("z_in_ohm", 1e7.into()),
     ]
 }
 
-/// Volts from a `probe` channel.
-pub fn probe_volts(ch: &[f32]) -> Vec<f32> {
-    let k = ohmpatch_nodes::kinds::output::full_scale_peak_v(40.0) as f32;
+/// Volts from a voltmeter channel.
+pub fn volts(ch: &[f32]) -> Vec<f32> {
+    let k = ohmpatch_nodes::kinds::output::full_scale_peak_v(PROBE_FS_DBU) as f32;
     ch.iter().map(|v| v * k).collect()
 }
 
@@ -221,9 +256,6 @@ pub fn wire_report<'a>(
         .find(|w| w.from.to_string() == from)
         .unwrap_or_else(|| panic!("no wire from {from}"))
 }
-
-#[global_allocator]
-static ALLOC: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
 /// Run a processor and send it every param's current value, with
 /// allocation forbidden (the audio thread's rules).
