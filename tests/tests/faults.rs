@@ -72,3 +72,51 @@ fn a_file_of_nan_and_infinity_is_silenced_at_the_source() {
     assert_contained(&out);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Opening one large patch after another within a fade runs the slot arena
+/// out of room; the fades are then finished at once and their slots handed
+/// to the new nodes in the same plan. Every new node must still sound.
+#[test]
+fn replacing_large_patches_within_a_fade_leaves_no_node_silent() {
+    let chains = 20;
+    let patch_of = |round: usize| {
+        let mut nodes = String::new();
+        let mut wires = Vec::new();
+        for i in 0..chains {
+            nodes.push_str(&format!(
+                r#""t{round}_{i}": (kind: "tone", params: {{"level_dbu": -10.0}}), "o{round}_{i}": (kind: "output"),"#
+            ));
+            wires.push(format!(r#"("t{round}_{i}.out", "o{round}_{i}.in")"#));
+        }
+        let text = format!(
+            "(version: 1, nodes: {{{nodes}}}, wires: [{}])",
+            wires.join(", ")
+        );
+        ohmpatch_patch::load_str(&text, "big.ohm.ron").unwrap()
+    };
+    let mut e = ohmpatch_engine::Engine::new(
+        ohmpatch_nodes::shared_registry(),
+        ohmpatch_engine::EngineConfig {
+            max_nodes: 2 * chains,
+            channel_map: ohmpatch_engine::ChannelMap::IdOrder,
+            ..ohmpatch_engine::EngineConfig::default()
+        },
+    );
+    // Four whole patches, each replacing every node, with no audio run in
+    // between: what fades out piles up past the arena's room.
+    for round in 0..4 {
+        e.set_patch(&patch_of(round)).unwrap();
+    }
+    let out = ohmpatch_engine::render_offline(&mut e, 9_600, 128);
+    let _ = e.shutdown();
+    assert!(out.len() >= chains, "{} channels", out.len());
+    // The live outputs come first, in id order (what still fades after).
+    // A −10 dBu sine peaks at −28 dBFS, 0.0398.
+    for (i, c) in out[..chains].iter().enumerate() {
+        let peak = c[4_800..].iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(
+            (peak - 0.0398).abs() < 0.001,
+            "output {i} of the last patch is silent ({peak})"
+        );
+    }
+}

@@ -139,8 +139,16 @@ impl Core {
     }
 
     fn install(&mut self, mut plan: Box<Plan>) {
-        // Move new processors in; old ones go to the trash, whose capacity the
-        // control thread reserved.
+        // Empty the removed slots first, then move new processors in: a slot
+        // freed by this plan may be handed to a new node in the same plan.
+        // Old processors go to the trash, whose capacity the control thread
+        // reserved.
+        for i in 0..plan.removes.len() {
+            let slot = plan.removes[i] as usize;
+            if let Some(old) = self.slots.get_mut(slot).and_then(Option::take) {
+                push_within_capacity(&mut plan.trash, old);
+            }
+        }
         for (slot, p) in plan.installs.drain(..) {
             if let Some(cell) = self.slots.get_mut(slot as usize) {
                 if let Some(old) = cell.replace(p) {
@@ -148,12 +156,6 @@ impl Core {
                 }
             } else {
                 push_within_capacity(&mut plan.trash, p);
-            }
-        }
-        for i in 0..plan.removes.len() {
-            let slot = plan.removes[i] as usize;
-            if let Some(old) = self.slots.get_mut(slot).and_then(Option::take) {
-                push_within_capacity(&mut plan.trash, old);
             }
         }
         for &m in &plan.clear_meters {
