@@ -44,15 +44,27 @@ pub struct Core {
     pub(super) fast_paths: bool,
 }
 
-/// Slices of one flat buffer store, handed out by index.
+/// A block of the flat buffer store that a step writes: an output or a
+/// sum's scratch.
 ///
-/// SAFETY contract: the compiler never gives a step an output buffer that is
-/// also one of its inputs, and every index is below the buffer count, so the
-/// shared and mutable slices made from the same base pointer never overlap.
+/// SAFETY contract (`Plan::aliasing`, asserted on every plan in debug
+/// builds): within a step, a written buffer is handed out through this once
+/// and never also read, and every index is below the buffer count.
 #[inline]
-unsafe fn buf<'a>(base: *mut Block, index: u32, frames: usize) -> &'a mut [f32] {
+unsafe fn buf_mut<'a>(base: *mut Block, index: u32, frames: usize) -> &'a mut [f32] {
     // SAFETY: see the function's contract.
     unsafe { std::slice::from_raw_parts_mut(base.add(index as usize).cast::<f32>(), frames) }
+}
+
+/// A block of the buffer store that a step only reads (a source, a device
+/// input): a shared slice, so several inputs reading one fan-out block make
+/// no two exclusive borrows of it.
+///
+/// SAFETY contract: as `buf_mut`; no written buffer of the step is read.
+#[inline]
+unsafe fn buf_ref<'a>(base: *const Block, index: u32, frames: usize) -> &'a [f32] {
+    // SAFETY: see the function's contract.
+    unsafe { std::slice::from_raw_parts(base.add(index as usize).cast::<f32>(), frames) }
 }
 
 /// What a new core is made of, on the control thread.
@@ -252,7 +264,7 @@ impl Core {
                 continue;
             }
             // SAFETY: b < buffer count; no other slice is live here.
-            let dst = unsafe { buf(base, b, frames) };
+            let dst = unsafe { buf_mut(base, b, frames) };
             if in_channels > 0 && (ch as usize) < in_channels {
                 for (i, d) in dst.iter_mut().enumerate() {
                     *d = input
@@ -283,7 +295,7 @@ impl Core {
                     *slot = match plan.inputs[step.in_start as usize + k] {
                         RtInput::Zero => zero,
                         // SAFETY: filled above; not an output of this step.
-                        RtInput::Device { buffer } => unsafe { buf(base, buffer, frames) },
+                        RtInput::Device { buffer } => unsafe { buf_ref(base, buffer, frames) },
                         RtInput::Sum {
                             scratch,
                             start,
@@ -292,14 +304,14 @@ impl Core {
                             let ws = &plan.wires[start as usize..(start + len) as usize];
                             if len == 1 && plan.edges[ws[0].edge as usize].settled_unity() {
                                 // SAFETY: a source buffer written by an earlier step.
-                                unsafe { buf(base, ws[0].src, frames) }
+                                unsafe { buf_ref(base, ws[0].src, frames) }
                             } else {
                                 // SAFETY: the scratch buffer belongs to this input alone.
-                                let acc = unsafe { buf(base, scratch, frames) };
+                                let acc = unsafe { buf_mut(base, scratch, frames) };
                                 acc.fill(0.0);
                                 for w in ws {
                                     // SAFETY: source buffers differ from the scratch buffer.
-                                    let src = unsafe { buf(base, w.src, frames) };
+                                    let src = unsafe { buf_ref(base, w.src, frames) };
                                     let e = &mut plan.edges[w.edge as usize];
                                     mix_ramped(acc, src, e);
                                 }
@@ -313,7 +325,7 @@ impl Core {
                 for (k, o) in outs.iter_mut().enumerate().take(n_out) {
                     let b = plan.outputs[step.out_start as usize + k].buffer;
                     // SAFETY: outputs of a step are distinct and never its inputs.
-                    *o = unsafe { buf(base, b, frames) };
+                    *o = unsafe { buf_mut(base, b, frames) };
                 }
                 let Some(Some(proc_)) = self.slots.get_mut(step.slot as usize) else {
                     for o in outs.iter_mut().take(n_out) {

@@ -496,8 +496,48 @@ impl PlanBuilder {
         plan.trash = Vec::with_capacity(installs.len() + removes.len());
         plan.installs = installs;
         plan.removes = removes;
+        debug_assert_eq!(plan.aliasing(), None, "the plan breaks the aliasing rule");
         plan.prepare();
         Box::new(plan)
+    }
+}
+
+impl Plan {
+    /// The rule the audio thread's slices rest on (`runtime::core`): within
+    /// a step, a buffer it writes (an output, a sum's scratch) is written
+    /// through that one port and read by no other; a buffer it only reads
+    /// (a source feeding several inputs, a device input) may be read by
+    /// any number of them, as shared slices. The first step that breaks
+    /// it, in words; checked on every plan in debug builds.
+    pub(crate) fn aliasing(&self) -> Option<String> {
+        for (si, s) in self.steps.iter().enumerate() {
+            let mut written: Vec<u32> = Vec::new();
+            let mut read: Vec<u32> = Vec::new();
+            let ins = &self.inputs[s.in_start as usize..(s.in_start + s.in_len) as usize];
+            for inp in ins {
+                match *inp {
+                    RtInput::Zero => {}
+                    RtInput::Device { buffer } => read.push(buffer),
+                    RtInput::Sum {
+                        scratch,
+                        start,
+                        len,
+                    } => {
+                        written.push(scratch);
+                        let ws = &self.wires[start as usize..(start + len) as usize];
+                        read.extend(ws.iter().map(|w| w.src));
+                    }
+                }
+            }
+            let outs = &self.outputs[s.out_start as usize..(s.out_start + s.out_len) as usize];
+            written.extend(outs.iter().map(|o| o.buffer));
+            for (k, b) in written.iter().enumerate() {
+                if written[..k].contains(b) || read.contains(b) {
+                    return Some(format!("step {si} writes buffer {b} through two ports"));
+                }
+            }
+        }
+        None
     }
 }
 
@@ -510,3 +550,32 @@ impl Plan {
 
 /// The shared silence: an unconnected input reads it.
 pub(super) static ZEROS: [f32; MAX_BLOCK] = [0.0; MAX_BLOCK];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::impedance::Loading;
+
+    /// A mixer-like step: two inputs summing `sources` into scratches 3
+    /// and 4, writing `out`.
+    fn plan_of(sources: [u32; 2], out: u32) -> Plan {
+        let mut b = PlanBuilder::new(1, 1.0, 8);
+        b.edge(1.0, 1.0, NONE);
+        b.edge(1.0, 1.0, NONE);
+        b.sum_input(3, [(sources[0], 0)]);
+        b.sum_input(4, [(sources[1], 1)]);
+        b.output(out, LoadingState::new(&Loading::Unity), NONE, NONE);
+        b.step(0, RtStepKind::Process);
+        b.plan
+    }
+
+    #[test]
+    fn two_inputs_may_read_one_source_but_no_port_writes_what_another_uses() {
+        // One fan-out block read by both inputs: shared, allowed.
+        assert_eq!(plan_of([1, 1], 2).aliasing(), None);
+        // The output is the block an input reads: refused.
+        assert!(plan_of([1, 2], 2).aliasing().is_some());
+        // The output is an input's scratch: refused.
+        assert!(plan_of([1, 1], 3).aliasing().is_some());
+    }
+}
