@@ -14,6 +14,19 @@ pub struct Audio {
     pub sample_rate: u32,
 }
 
+/// Frames, channels and sample rate of a WAV file, from its header alone:
+/// what reading it would take, known before it is read.
+pub fn header(path: &Path) -> Result<(u64, usize, u32), String> {
+    let r = hound::WavReader::open(path)
+        .map_err(|e| format!("{} is not a readable WAV file: {e}", path.display()))?;
+    let spec = r.spec();
+    Ok((
+        u64::from(r.duration()),
+        usize::from(spec.channels),
+        spec.sample_rate,
+    ))
+}
+
 /// Read a WAV file of any common format, refusing oversized files.
 pub fn read_wav(path: &Path) -> Result<Audio, String> {
     let meta =

@@ -53,7 +53,19 @@ pub fn validate(
     for (node, why) in &refused {
         eprintln!("{origin}: node \"{node}\": {why}");
     }
-    if diags.is_empty() && refused.is_empty() {
+    // Memory: the same budget the engine refuses a patch over, so `check`
+    // says so too (at 48 kHz; `render` checks again at its own rate).
+    let memory = ohmpatch_engine::check_memory(
+        patch,
+        registry,
+        48_000.0,
+        Some(&patch_dir(path)),
+        ohmpatch_engine::DEFAULT_MEMORY_BUDGET,
+    );
+    if let Err(e) = &memory {
+        eprintln!("{origin}: {e}");
+    }
+    if diags.is_empty() && refused.is_empty() && memory.is_ok() {
         Ok(())
     } else {
         Err(EXIT_INVALID)

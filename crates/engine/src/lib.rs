@@ -23,7 +23,9 @@ pub use backend::{
     render_offline_with,
 };
 pub use compile::{CompileError, Schedule, compile};
-pub use control::{ChannelMap, Engine, EngineConfig, EngineError};
+pub use control::{
+    ChannelMap, DEFAULT_MEMORY_BUDGET, Engine, EngineConfig, EngineError, check_memory, memory_of,
+};
 pub use impedance::{Impedance, Loading};
 pub use meters::{MeterReading, Meters, Stats};
 pub use node::{

@@ -444,6 +444,23 @@ pub trait NodeKind: Send + Sync {
         None
     }
 
+    /// The memory its processor will take with these params, bytes, worked
+    /// out without building it (a file's header may be read). The engine
+    /// adds these up and refuses a patch over its budget in words. Kinds
+    /// that allocate more than a few kilobytes say so.
+    fn memory_bytes(&self, params: &Params, env: &BuildEnv) -> usize {
+        let _ = (params, env);
+        0
+    }
+
+    /// Whether a live change from the params a processor was built with
+    /// (`built`) to `new` still fits what it allocated (a delay line long
+    /// enough for the new time); when not, the node is built anew.
+    fn live_fits(&self, built: &Params, new: &Params, sample_rate: f64) -> bool {
+        let _ = (built, new, sample_rate);
+        true
+    }
+
     /// Whether the processor is built for the load it drives
     /// (`BuildEnv::output_loads`): a change of that load rebuilds it.
     fn load_dependent(&self) -> bool {

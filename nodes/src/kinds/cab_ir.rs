@@ -186,6 +186,21 @@ impl NodeKind for CabIr {
         }
     }
 
+    /// The response decoded, then held as spectra twice over (the
+    /// partitions and their delay line, complex f64): about 40 bytes a
+    /// sample of the response at the session rate.
+    fn memory_bytes(&self, params: &Params, env: &BuildEnv) -> usize {
+        let p = params.path(PATH);
+        let Some((frames, channels, rate)) = (!p.is_empty())
+            .then(|| env.resolve_path(p).ok())
+            .flatten()
+            .and_then(|path| crate::wav::header(&path).ok())
+        else {
+            return 0;
+        };
+        let at_rate = frames as f64 * env.sample_rate / f64::from(rate.max(1));
+        (frames as f64 * channels as f64 * 4.0 + at_rate * 40.0) as usize
+    }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         let p = params.path(PATH);
         let ir = if p.is_empty() {

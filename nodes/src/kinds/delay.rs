@@ -59,6 +59,19 @@ impl Default for Delay {
     }
 }
 
+/// Samples a delay line needs for `time_ms`: the delay, a block of
+/// interpolation room and the block being written.
+fn needed(time_ms: f64, sample_rate: f64) -> usize {
+    (time_ms.max(0.0) * 0.001 * sample_rate).ceil() as usize + ohmpatch_engine::MAX_BLOCK * 2 + 4
+}
+
+/// The line a delay of `time_ms` is built with: sized by need, with room to
+/// double the time (or reach 100 ms) live; beyond that the node is built
+/// anew (`live_fits`). Never more than the longest delay needs.
+fn line_len(time_ms: f64, sample_rate: f64) -> usize {
+    needed((2.0 * time_ms).clamp(100.0, MAX_DELAY_MS), sample_rate)
+}
+
 impl NodeKind for Delay {
     fn spec(&self) -> &KindSpec {
         &self.spec
@@ -80,10 +93,15 @@ impl NodeKind for Delay {
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         transparent(&self.spec, params, DOMAIN)
     }
+    fn memory_bytes(&self, params: &Params, env: &BuildEnv) -> usize {
+        line_len(params.num(TIME_MS), env.sample_rate) * std::mem::size_of::<f32>()
+    }
+    fn live_fits(&self, built: &Params, new: &Params, sample_rate: f64) -> bool {
+        needed(new.num(TIME_MS), sample_rate) <= line_len(built.num(TIME_MS), sample_rate)
+    }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         let sr = env.sample_rate;
-        // Room for the longest delay plus a block, so the time can move live.
-        let len = (MAX_DELAY_MS * 0.001 * sr) as usize + ohmpatch_engine::MAX_BLOCK * 2 + 4;
+        let len = line_len(params.num(TIME_MS), sr);
         let t = params.num(TIME_MS) * 0.001 * sr;
         Ok(Box::new(DelayProc {
             buf: vec![0.0; len],

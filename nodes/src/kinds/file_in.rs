@@ -111,6 +111,21 @@ impl NodeKind for FileIn {
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         vec![CONVERTER.port(params)]
     }
+    /// The file decoded: every channel while reading, then the chosen one
+    /// at the session rate.
+    fn memory_bytes(&self, params: &Params, env: &BuildEnv) -> usize {
+        let p = params.path(PATH);
+        let Some((frames, channels, rate)) = (!p.is_empty())
+            .then(|| env.resolve_path(p).ok())
+            .flatten()
+            .and_then(|path| crate::wav::header(&path).ok())
+        else {
+            return 0;
+        };
+        let at_rate = frames as f64 * env.sample_rate / f64::from(rate.max(1));
+        let samples = frames as f64 * channels as f64 + at_rate;
+        (samples * std::mem::size_of::<f32>() as f64) as usize
+    }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         let domain = params.domain(DOMAIN);
         let scale = CONVERTER.peak(params) as f32;

@@ -71,6 +71,10 @@ impl NodeKind for Recorder {
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         vec![port(Domain::Line, Impedance::Ohms(params.num(Z_IN_OHM)))]
     }
+    /// The ring to the writer thread: four seconds.
+    fn memory_bytes(&self, _params: &Params, env: &BuildEnv) -> usize {
+        (env.sample_rate * 4.0) as usize * std::mem::size_of::<f32>()
+    }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         let scale = (1.0 / full_scale_peak_v(params.num(FULL_SCALE_DBU))) as f32;
         let p = params.path(PATH);

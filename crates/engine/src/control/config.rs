@@ -32,7 +32,15 @@ pub struct EngineConfig {
     /// `Core::run_block`). Off, every step takes the general path: the
     /// same samples, more slowly; tests compare the two.
     pub fast_paths: bool,
+    /// The most memory a patch's processors may take together, bytes
+    /// (`NodeKind::memory_bytes`): an untrusted patch cannot ask for more
+    /// than the machine has, and is refused in words before anything is
+    /// allocated.
+    pub max_memory_bytes: usize,
 }
+
+/// The default memory budget of a patch: 2 GiB.
+pub const DEFAULT_MEMORY_BUDGET: usize = 2 << 30;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -46,6 +54,7 @@ impl Default for EngineConfig {
             channel_map: ChannelMap::IdOrder,
             meter_every: 1,
             fast_paths: true,
+            max_memory_bytes: DEFAULT_MEMORY_BUDGET,
         }
     }
 }
@@ -54,8 +63,21 @@ impl Default for EngineConfig {
 pub enum EngineError {
     Invalid(Vec<Diagnostic>),
     Compile(CompileError),
-    Build { node: String, message: String },
-    TooManyNodes { count: usize, max: usize },
+    Build {
+        node: String,
+        message: String,
+    },
+    TooManyNodes {
+        count: usize,
+        max: usize,
+    },
+    /// The processors would need more memory than the budget; the largest
+    /// consumers first, (node id, bytes).
+    OverBudget {
+        total: usize,
+        budget: usize,
+        largest: Vec<(String, usize)>,
+    },
 }
 
 impl std::fmt::Display for EngineError {
@@ -76,6 +98,24 @@ impl std::fmt::Display for EngineError {
                 write!(
                     f,
                     "the patch has {count} nodes; this engine takes at most {max}"
+                )
+            }
+            EngineError::OverBudget {
+                total,
+                budget,
+                largest,
+            } => {
+                let mb = |b: usize| b as f64 / 1e6;
+                let names: Vec<String> = largest
+                    .iter()
+                    .map(|(id, b)| format!("\"{id}\" {:.1} MB", mb(*b)))
+                    .collect();
+                write!(
+                    f,
+                    "the patch needs {:.0} MB of memory for its nodes, more than the {:.0} MB allowed; the largest: {}",
+                    mb(*total),
+                    mb(*budget),
+                    names.join(", ")
                 )
             }
         }

@@ -185,6 +185,7 @@ impl Engine {
                     let services = env.take_services();
                     let probes = env.take_probes();
                     let inst = self.live.get_mut(&id).expect("listed");
+                    inst.built = inst.params.clone();
                     inst.probes = probes;
                     let old = std::mem::replace(&mut inst.services, services);
                     self.retiring.push((0, old));
@@ -233,6 +234,14 @@ impl Engine {
             &HashSet::new(),
         )?;
 
+        super::budget::check_memory(
+            patch,
+            &self.registry,
+            self.config.sample_rate,
+            self.config.patch_dir.as_deref(),
+            self.config.max_memory_bytes,
+        )?;
+
         // Build what must be built before touching any state.
         let mut built: Vec<(String, Instance, Box<dyn Processor>)> = Vec::new();
         let mut param_msgs: Vec<(u32, u32, f64)> = Vec::new();
@@ -255,7 +264,8 @@ impl Engine {
                     .iter()
                     .zip(params.values().iter().zip(inst.params.values()))
                     .any(|(spec, (a, b))| a != b && !spec.live)
-                    || inst.loads != loads;
+                    || inst.loads != loads
+                    || !kind.live_fits(&inst.built, &params, self.config.sample_rate);
                 if !rebuild {
                     for (i, (a, b)) in params.values().iter().zip(inst.params.values()).enumerate()
                     {
@@ -287,6 +297,7 @@ impl Engine {
                 Instance {
                     slot: u32::MAX,
                     kind: node.kind.clone(),
+                    built: params.clone(),
                     params,
                     raw: node.params.clone(),
                     loads,

@@ -9,13 +9,15 @@
 //! lifecycle; `build` turns a schedule into a plan; `fade` keeps what fades
 //! out; `retire` takes back retired plans and runs services.
 
+mod budget;
 mod build;
 mod config;
 mod engine;
 mod fade;
 mod retire;
 
-pub use config::{ChannelMap, EngineConfig, EngineError};
+pub use budget::{check_memory, memory_of};
+pub use config::{ChannelMap, DEFAULT_MEMORY_BUDGET, EngineConfig, EngineError};
 
 use crate::compile::Schedule;
 use crate::impedance::Impedance;
@@ -39,6 +41,8 @@ const COMMAND_CAPACITY: usize = 4096;
 struct Instance {
     slot: u32,
     kind: String,
+    /// The params it was built with; `params` follows live changes.
+    built: Params,
     params: Params,
     raw: BTreeMap<String, ohmpatch_patch::Value>,
     /// The loads it was built for (`NodeKind::load_dependent`), else empty.
