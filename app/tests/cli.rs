@@ -192,22 +192,7 @@ fn nodes_lists_the_catalogue_with_units() {
 #[test]
 fn render_input_feeds_an_audio_in_from_a_file() {
     let d = tmpdir("input");
-    // A −6 dBFS 1 kHz sine file.
-    let src = d.join("in.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 48_000,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(&src, spec).unwrap();
-    for i in 0..48_000 {
-        w.write_sample(
-            (0.5 * (2.0 * std::f64::consts::PI * 1000.0 * f64::from(i) / 48_000.0).sin()) as f32,
-        )
-        .unwrap();
-    }
-    w.finalize().unwrap();
+    let src = input_wav(&d, 48_000);
     let patch = d.join("p.ohm.ron");
     std::fs::write(
         &patch,
@@ -372,8 +357,8 @@ fn killing_the_jack_server_mid_play_is_survived_and_reported() {
     assert!(t.contains("on null"), "{t}");
 }
 
-/// A 0.1 s −6 dBFS sine file for `--input`.
-fn input_wav(d: &Path) -> PathBuf {
+/// A −6 dBFS 1 kHz sine file of `frames` at 48 kHz, for `--input`.
+fn input_wav(d: &Path, frames: u32) -> PathBuf {
     let src = d.join("in.wav");
     let spec = hound::WavSpec {
         channels: 1,
@@ -382,9 +367,11 @@ fn input_wav(d: &Path) -> PathBuf {
         sample_format: hound::SampleFormat::Float,
     };
     let mut w = hound::WavWriter::create(&src, spec).unwrap();
-    for i in 0..4_800 {
-        w.write_sample((0.5 * (f64::from(i) * 0.13).sin()) as f32)
-            .unwrap();
+    for i in 0..frames {
+        w.write_sample(
+            (0.5 * (2.0 * std::f64::consts::PI * 1000.0 * f64::from(i) / 48_000.0).sin()) as f32,
+        )
+        .unwrap();
     }
     w.finalize().unwrap();
     src
@@ -393,7 +380,7 @@ fn input_wav(d: &Path) -> PathBuf {
 #[test]
 fn render_input_keeps_the_patch_s_own_paths_confined() {
     let d = tmpdir("input-confined");
-    let src = input_wav(&d);
+    let src = input_wav(&d, 4_800);
     // A shared patch whose recorder would write outside its folder.
     let outside = d.join("outside");
     std::fs::create_dir_all(&outside).unwrap();

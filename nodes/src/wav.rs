@@ -27,6 +27,16 @@ pub fn header(path: &Path) -> Result<(u64, usize, u32), String> {
     ))
 }
 
+/// The header of the WAV file a path param names, resolved as the build
+/// would resolve it; `None` for no file or one that cannot be read (the
+/// build then says why).
+pub fn header_of(value: &str, env: &ohmpatch_engine::BuildEnv) -> Option<(u64, usize, u32)> {
+    if value.is_empty() {
+        return None;
+    }
+    header(&env.resolve_path(value).ok()?).ok()
+}
+
 /// Read a WAV file of any common format, refusing oversized files.
 pub fn read_wav(path: &Path) -> Result<Audio, String> {
     let meta =

@@ -2,7 +2,7 @@
 //! title bar with text for every node, the domain colour of every wire.
 
 use ohmpatch_engine::Params;
-use ohmpatch_patch::{Direction, Domain, Patch, Value};
+use ohmpatch_patch::{Direction, Domain, Patch};
 use std::collections::BTreeSet;
 use std::path::Path;
 

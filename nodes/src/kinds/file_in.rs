@@ -114,12 +114,7 @@ impl NodeKind for FileIn {
     /// The file decoded: every channel while reading, then the chosen one
     /// at the session rate.
     fn memory_bytes(&self, params: &Params, env: &BuildEnv) -> usize {
-        let p = params.path(PATH);
-        let Some((frames, channels, rate)) = (!p.is_empty())
-            .then(|| env.resolve_path(p).ok())
-            .flatten()
-            .and_then(|path| crate::wav::header(&path).ok())
-        else {
+        let Some((frames, channels, rate)) = crate::wav::header_of(params.path(PATH), env) else {
             return 0;
         };
         let at_rate = frames as f64 * env.sample_rate / f64::from(rate.max(1));
