@@ -500,3 +500,55 @@ fn the_gain_staging_strip_follows_the_main_chain_from_source_to_output() {
         "{ends:?}"
     );
 }
+
+/// `check` reports each output's path latency: the samples of delay the
+/// processors on its longest path report, measured here as where a click
+/// through the same chain comes out of a render.
+#[test]
+fn path_latency_in_check_is_where_a_click_comes_out() {
+    let dir = std::env::temp_dir().join(format!("ohmpatch-latency-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut click = vec![0.0f32; 9_600];
+    click[4_800] = 0.1;
+    ohmpatch_nodes::wav::write_f32_wav(&dir.join("click.wav"), &[click], 48_000).unwrap();
+    // A power amp (its 4x oversampler) into a resistor, read through a
+    // gain into an output; and the dry click beside it.
+    let text = r#"(version: 1, nodes: {
+        "f": (kind: "file_in", params: {"path": "click.wav"}),
+        "amp": (kind: "power_amp", params: {"gain_db": 0.0, "snr_db": 140.0}),
+        "r": (kind: "speaker", params: {"preset": "resistor_8"}),
+        "pad": (kind: "gain", params: {"gain_db": 0.0, "domain": "speaker"}),
+        "o1": (kind: "output", params: {"limiter": false}),
+        "o2": (kind: "output", params: {"limiter": false}),
+    }, wires: [("f.out", "amp.in"), ("amp.out", "pad.in"), ("pad.out", "o1.in"), ("f.out", "o2.in")])"#;
+    let patch = ohmpatch_patch::load_str(text, "lat.ohm.ron").unwrap();
+    let report = analysis_of(&patch);
+    let lat = |id: &str| {
+        report
+            .outputs
+            .iter()
+            .find(|o| o.node == id)
+            .unwrap()
+            .latency_samples
+    };
+    assert_eq!(lat("o2"), 0);
+    assert!(lat("o1") > 0, "the power amp's oversampler delays");
+    let out = render(&patch, &dir, 0.2, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+    let peak_at = |c: &[f32]| {
+        c.iter()
+            .enumerate()
+            .fold(
+                (0, 0f32),
+                |(i, m), (j, v)| if v.abs() > m { (j, v.abs()) } else { (i, m) },
+            )
+            .0
+    };
+    let (wet, dry) = (peak_at(&out[0]), peak_at(&out[1]));
+    assert_eq!(dry, 4_800);
+    assert!(
+        wet.abs_diff(4_800 + lat("o1")) <= 1,
+        "the click comes out at {wet}, check says {} samples after 4800",
+        lat("o1")
+    );
+}

@@ -94,7 +94,7 @@ fn print_report(path: &std::path::Path, patch: &ohmpatch_patch::Patch, r: &Analy
     }
     for o in &r.outputs {
         println!(
-            "output {}: signal {} dBFS rms, noise {} dBFS, SNR {}, headroom {} dB",
+            "output {}: signal {} dBFS rms, noise {} dBFS, SNR {}, headroom {} dB, latency {} samples ({:.2} ms)",
             o.node,
             db(o.levels.signal_db),
             db(o.levels.noise_db),
@@ -103,7 +103,9 @@ fn print_report(path: &std::path::Path, patch: &ohmpatch_patch::Patch, r: &Analy
             } else {
                 "—".into()
             },
-            db(o.levels.headroom_db)
+            db(o.levels.headroom_db),
+            o.latency_samples,
+            o.latency_ms
         );
     }
     for strip in &r.staging {

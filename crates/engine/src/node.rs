@@ -444,6 +444,14 @@ pub trait NodeKind: Send + Sync {
         None
     }
 
+    /// Samples of delay from input to output with these params, as its
+    /// processor reports them (`Processor::latency`). The default builds
+    /// the processor, off the audio thread, and asks it, so the figure is
+    /// the one that plays; `check` reports each path's latency from these.
+    fn latency(&self, params: &Params, env: &mut BuildEnv) -> usize {
+        self.build(params, env).map_or(0, |p| p.latency())
+    }
+
     /// The memory its processor will take with these params, bytes, worked
     /// out without building it (a file's header may be read). The engine
     /// adds these up and refuses a patch over its budget in words. Kinds

@@ -81,6 +81,10 @@ pub struct WireReport {
 pub struct OutputReport {
     pub node: String,
     pub levels: Levels,
+    /// Samples of delay on the longest path from a source to this output
+    /// (oversampling filters and other processing latency).
+    pub latency_samples: usize,
+    pub latency_ms: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
