@@ -19,6 +19,51 @@ impl Engine {
             .unwrap_or(0)
     }
 
+    /// Latency compensation, samples, for each wire of `s`: where paths
+    /// meet (a node's inputs), every wire is delayed up to the latest
+    /// arrival, so a dry path and one through an oversampled stage sum in
+    /// step. Latencies are what the built processors report. A loop is cut
+    /// at its delay, which is not compensated.
+    fn compensation(&self, s: &Schedule, names: &Names) -> Vec<usize> {
+        let index: HashMap<&str, usize> = s
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.as_str(), i))
+            .collect();
+        let ends: Vec<Option<(usize, usize)>> = s
+            .wires
+            .iter()
+            .map(|w| {
+                let (a, b) = (
+                    index.get(w.wire.from.node.as_str())?,
+                    index.get(w.wire.to.node.as_str())?,
+                );
+                // Forward wires only: a wire into a loop's delay runs back.
+                (a < b && !s.nodes[*b].split).then_some((*a, *b))
+            })
+            .collect();
+        let mut into: Vec<Vec<usize>> = vec![Vec::new(); s.nodes.len()];
+        for (wi, e) in ends.iter().enumerate() {
+            if let Some((_, b)) = e {
+                into[*b].push(wi);
+            }
+        }
+        let mut arrive = vec![0usize; s.nodes.len()];
+        let mut leave = vec![0usize; s.nodes.len()];
+        for (i, n) in s.nodes.iter().enumerate() {
+            arrive[i] = into[i]
+                .iter()
+                .filter_map(|&wi| ends[wi].map(|(a, _)| leave[a]))
+                .max()
+                .unwrap_or(0);
+            leave[i] = arrive[i] + names.latency(&n.id);
+        }
+        ends.iter()
+            .map(|e| e.map_or(0, |(a, b)| arrive[b] - leave[a]))
+            .collect()
+    }
+
     /// The plan for `s` (the patch's schedule, or the union's while
     /// something fades), carrying running state over from the last plan
     /// by slot and taking the processors waiting to be installed.
@@ -34,6 +79,8 @@ impl Engine {
             s.buffer_count.max(1),
         );
 
+        let compensation = self.compensation(s, &names);
+        let mut keys = Vec::with_capacity(s.wires.len());
         let mut edge_keys = HashMap::with_capacity(s.wires.len());
         for (i, w) in s.wires.iter().enumerate() {
             let target = if w.fading_out { 0.0 } else { 1.0 };
@@ -46,8 +93,11 @@ impl Engine {
             let inherit = self.edge_keys.get(&key).copied().unwrap_or(NONE);
             let gain = if first { target } else { 0.0 };
             plan.edge(gain, target, inherit);
+            keys.push(key.clone());
             edge_keys.insert(key, i as u32);
         }
+        let mut delay_keys = HashMap::new();
+        let mut lines = 0u32;
         let mut loading_keys = HashMap::new();
         for step in &s.steps {
             let node = &s.nodes[step.node];
@@ -58,9 +108,18 @@ impl Engine {
                     InputSrc::Device { buffer } => plan.device_input(*buffer),
                     InputSrc::Sum { scratch, wires } => plan.sum_input(
                         *scratch,
-                        wires
-                            .iter()
-                            .map(|&wi| (s.wires[wi as usize].src_buffer, wi)),
+                        wires.iter().map(|&wi| {
+                            let w = wi as usize;
+                            let delay = compensation[w];
+                            let mut inherit = NONE;
+                            if delay > 0 {
+                                let key = &keys[w];
+                                inherit = self.delay_keys.get(key).copied().unwrap_or(NONE);
+                                delay_keys.insert(key.clone(), lines);
+                                lines += 1;
+                            }
+                            (s.wires[w].src_buffer, wi, delay, inherit)
+                        }),
                     ),
                 }
             }
@@ -92,6 +151,7 @@ impl Engine {
         }
         drop(names);
         self.edge_keys = edge_keys;
+        self.delay_keys = delay_keys;
         self.loading_keys = loading_keys;
         plan.finish(installs, removes)
     }

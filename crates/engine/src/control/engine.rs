@@ -45,6 +45,7 @@ impl Engine {
             pending_removes: Vec::new(),
             plan_dirty: false,
             edge_keys: HashMap::new(),
+            delay_keys: HashMap::new(),
             loading_keys: HashMap::new(),
             schedule: None,
             synthetic_counter: 0,
@@ -163,6 +164,7 @@ impl Engine {
         }
         self.fading_wires.clear();
         self.edge_keys.clear();
+        self.delay_keys.clear();
         self.loading_keys.clear();
         let mut errors = Vec::new();
         let ids: Vec<String> = self.live.keys().cloned().collect();
@@ -186,6 +188,7 @@ impl Engine {
                     let probes = env.take_probes();
                     let inst = self.live.get_mut(&id).expect("listed");
                     inst.built = inst.params.clone();
+                    inst.latency = p.latency();
                     inst.probes = probes;
                     let old = std::mem::replace(&mut inst.services, services);
                     self.retiring.push((0, old));
@@ -298,6 +301,7 @@ impl Engine {
                     slot: u32::MAX,
                     kind: node.kind.clone(),
                     built: params.clone(),
+                    latency: p.latency(),
                     params,
                     raw: node.params.clone(),
                     loads,

@@ -98,6 +98,15 @@ impl Names<'_> {
             .or_else(|| self.fading.get(name).map(|f| f.inst.slot))
     }
 
+    /// The latency its processor reported when built, samples.
+    pub(super) fn latency(&self, name: &str) -> usize {
+        self.live
+            .get(name)
+            .map(|i| i.latency)
+            .or_else(|| self.fading.get(name).map(|f| f.inst.latency))
+            .unwrap_or(0)
+    }
+
     /// The node compiled as `name`.
     pub(super) fn key(&self, name: &str) -> Option<NodeKey> {
         if self.live.contains_key(name) {

@@ -45,6 +45,8 @@ struct Instance {
     built: Params,
     params: Params,
     raw: BTreeMap<String, ohmpatch_patch::Value>,
+    /// Samples of latency its processor reports (`Processor::latency`).
+    latency: usize,
     /// The loads it was built for (`NodeKind::load_dependent`), else empty.
     loads: Vec<Impedance>,
     services: Vec<Box<dyn Service>>,
@@ -82,6 +84,8 @@ pub struct Engine {
     /// carries their running state over. A rebuilt node has a new slot, so its
     /// wires fade in while the old ones fade out: a crossfade.
     edge_keys: HashMap<EdgeKey, u32>,
+    /// The latency compensation line of each wire in the last plan.
+    delay_keys: HashMap<EdgeKey, u32>,
     loading_keys: HashMap<(u32, usize), u32>,
     schedule: Option<Schedule>,
     /// Nodes retired so far: numbers each fading instance.

@@ -192,6 +192,12 @@ impl Core {
                 plan.loadings[i].inherit(old, f64::from(fade));
             }
         }
+        for i in 0..plan.delays.len() {
+            let from = plan.delay_inherit[i];
+            if let Some(old) = self.plan.delays.get(from as usize) {
+                plan.delays[i].inherit(old);
+            }
+        }
         plan.settled = false;
         let mut old = std::mem::replace(&mut self.plan, plan);
         std::mem::swap(&mut old.trash, &mut self.plan.trash);
@@ -302,7 +308,10 @@ impl Core {
                             len,
                         } => {
                             let ws = &plan.wires[start as usize..(start + len) as usize];
-                            if len == 1 && plan.edges[ws[0].edge as usize].settled_unity() {
+                            if len == 1
+                                && ws[0].delay == NONE
+                                && plan.edges[ws[0].edge as usize].settled_unity()
+                            {
                                 // SAFETY: a source buffer written by an earlier step.
                                 unsafe { buf_ref(base, ws[0].src, frames) }
                             } else {
@@ -311,7 +320,10 @@ impl Core {
                                 acc.fill(0.0);
                                 for w in ws {
                                     // SAFETY: source buffers differ from the scratch buffer.
-                                    let src = unsafe { buf_ref(base, w.src, frames) };
+                                    let mut src = unsafe { buf_ref(base, w.src, frames) };
+                                    if let Some(line) = plan.delays.get_mut(w.delay as usize) {
+                                        src = line.run(src);
+                                    }
                                     let e = &mut plan.edges[w.edge as usize];
                                     mix_ramped(acc, src, e);
                                 }

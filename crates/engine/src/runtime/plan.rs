@@ -147,6 +147,53 @@ pub(super) enum RtInput {
 pub(super) struct RtWire {
     pub src: u32,
     pub edge: u32,
+    /// Its latency compensation (`Plan::delays`), `NONE` when in step.
+    pub delay: u32,
+}
+
+/// A wire's latency compensation: a ring holding the last `delay`
+/// samples of its source, so paths of different latency meet in step.
+#[derive(Clone)]
+pub(super) struct DelayLine {
+    pub ring: Vec<f32>,
+    pub pos: usize,
+    pub delay: usize,
+    /// This block's delayed samples.
+    pub out: Block,
+}
+
+impl DelayLine {
+    fn new(delay: usize) -> DelayLine {
+        DelayLine {
+            ring: vec![0.0; delay.max(1)],
+            pos: 0,
+            delay,
+            out: Block::ZERO,
+        }
+    }
+
+    /// Push this block of the source and return it `delay` samples late.
+    pub fn run(&mut self, src: &[f32]) -> &[f32] {
+        let out: &mut [f32] = &mut self.out.0;
+        for (o, x) in out.iter_mut().zip(src) {
+            *o = self.ring[self.pos];
+            self.ring[self.pos] = *x;
+            self.pos += 1;
+            if self.pos == self.ring.len() {
+                self.pos = 0;
+            }
+        }
+        &self.out.0[..src.len()]
+    }
+
+    /// Take over the running contents of the line this one replaces, when
+    /// it delays as much (no allocation: both rings exist already).
+    pub fn inherit(&mut self, old: &DelayLine) {
+        if old.delay == self.delay {
+            self.ring.copy_from_slice(&old.ring);
+            self.pos = old.pos;
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -184,6 +231,10 @@ pub struct Plan {
     pub(super) edge_inherit: Vec<u32>,
     pub(super) loadings: Vec<LoadingState>,
     pub(super) loading_inherit: Vec<u32>,
+    /// Latency compensation lines, and which of the last plan's each
+    /// carries on from.
+    pub(super) delays: Vec<DelayLine>,
+    pub(super) delay_inherit: Vec<u32>,
     /// (buffer, device channel) per device output.
     pub(super) device_outs: Vec<(u32, u32)>,
     /// (buffer, device channel) per device input.
@@ -226,6 +277,8 @@ impl Plan {
             edge_inherit: Vec::new(),
             loadings: Vec::new(),
             loading_inherit: Vec::new(),
+            delays: Vec::new(),
+            delay_inherit: Vec::new(),
             device_outs: Vec::new(),
             device_ins: Vec::new(),
             installs: Vec::new(),
@@ -299,7 +352,7 @@ impl Plan {
                     }
                     RtInput::Sum { start, len: 1, .. } => {
                         let w = self.wires[start as usize];
-                        direct &= self.edges[w.edge as usize].target == 1.0;
+                        direct &= self.edges[w.edge as usize].target == 1.0 && w.delay == NONE;
                         *slot = at(w.src);
                         from[k] = writer.get(w.src as usize).copied().unwrap_or(loud);
                     }
@@ -421,12 +474,25 @@ impl PlanBuilder {
         self.plan.inputs.push(RtInput::Device { buffer });
     }
 
-    /// An input that sums wires, each (source buffer, edge), into `scratch`.
-    pub(crate) fn sum_input(&mut self, scratch: u32, wires: impl IntoIterator<Item = (u32, u32)>) {
+    /// An input that sums wires into `scratch`, each (source buffer, edge,
+    /// samples of latency compensation, the line of the last plan it
+    /// carries on from).
+    pub(crate) fn sum_input(
+        &mut self,
+        scratch: u32,
+        wires: impl IntoIterator<Item = (u32, u32, usize, u32)>,
+    ) {
         let start = self.plan.wires.len() as u32;
-        self.plan
-            .wires
-            .extend(wires.into_iter().map(|(src, edge)| RtWire { src, edge }));
+        for (src, edge, delay, inherit) in wires {
+            let delay = if delay == 0 {
+                NONE
+            } else {
+                self.plan.delays.push(DelayLine::new(delay));
+                self.plan.delay_inherit.push(inherit);
+                self.plan.delays.len() as u32 - 1
+            };
+            self.plan.wires.push(RtWire { src, edge, delay });
+        }
         let len = self.plan.wires.len() as u32 - start;
         self.plan.inputs.push(RtInput::Sum {
             scratch,
@@ -562,8 +628,8 @@ mod tests {
         let mut b = PlanBuilder::new(1, 1.0, 8);
         b.edge(1.0, 1.0, NONE);
         b.edge(1.0, 1.0, NONE);
-        b.sum_input(3, [(sources[0], 0)]);
-        b.sum_input(4, [(sources[1], 1)]);
+        b.sum_input(3, [(sources[0], 0, 0, NONE)]);
+        b.sum_input(4, [(sources[1], 1, 0, NONE)]);
         b.output(out, LoadingState::new(&Loading::Unity), NONE, NONE);
         b.step(0, RtStepKind::Process);
         b.plan
