@@ -129,6 +129,53 @@ impl Schedule {
     pub fn node(&self, id: &str) -> Option<&SchedNode> {
         self.nodes.iter().find(|n| n.id == id)
     }
+
+    /// Path latency through the schedule, given each node's own (`own`,
+    /// by node index): for each node, the samples of delay on the longest
+    /// path from a source through it, its own included (`leave`); for each
+    /// wire, the delay that brings it in step with the latest arrival at
+    /// the node it feeds (`align`). Only forward wires count: a loop is cut
+    /// at its delay, and a wire into that delay is not aligned.
+    pub fn latencies(&self, own: impl Fn(usize) -> usize) -> Latencies {
+        let index: HashMap<&str, usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.as_str(), i))
+            .collect();
+        let ends: Vec<Option<(usize, usize)>> = self
+            .wires
+            .iter()
+            .map(|w| {
+                let a = *index.get(w.wire.from.node.as_str())?;
+                let b = *index.get(w.wire.to.node.as_str())?;
+                (a < b && !self.nodes[b].split).then_some((a, b))
+            })
+            .collect();
+        let mut into: Vec<Vec<usize>> = vec![Vec::new(); self.nodes.len()];
+        for (a, b) in ends.iter().flatten() {
+            into[*b].push(*a);
+        }
+        let mut leave = vec![0usize; self.nodes.len()];
+        let mut arrive = vec![0usize; self.nodes.len()];
+        for i in 0..self.nodes.len() {
+            arrive[i] = into[i].iter().map(|&a| leave[a]).max().unwrap_or(0);
+            leave[i] = arrive[i] + own(i);
+        }
+        let align = ends
+            .iter()
+            .map(|e| e.map_or(0, |(a, b)| arrive[b] - leave[a]))
+            .collect();
+        Latencies { leave, align }
+    }
+}
+
+/// What `Schedule::latencies` works out.
+pub struct Latencies {
+    /// Per node: samples of delay from the sources through it.
+    pub leave: Vec<usize>,
+    /// Per wire: the compensating delay that puts it in step.
+    pub align: Vec<usize>,
 }
 
 /// A free list of buffers with reader counts.
@@ -326,27 +373,36 @@ pub fn compile(
         }
     }
 
-    // Junctions and transformers (`NodeKind::junction`) present the loads
-    // their outputs drive; worked out from the last node back, so a chain of
-    // them passes the loads all the way to the stage that drives them.
+    // Each output port's load: the parallel of every input it drives. Worked
+    // out from the last node back, so that a junction or transformer
+    // (`NodeKind::junction`) can present the loads its outputs drive at its
+    // input before the stage that drives it is reached: a chain of them
+    // passes the loads all the way back.
     for &n in order.iter().rev() {
+        let mut all = Vec::new();
+        let mut loads = Vec::with_capacity(info[n].ports.len());
+        for (pi, p) in kinds[n].spec().ports.iter().enumerate() {
+            if p.direction != Direction::Out {
+                loads.push(Impedance::None);
+                continue;
+            }
+            let on: Vec<Impedance> = from
+                .get(&(n, pi))
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .map(|&wi| &wires[wi])
+                .filter(|w| !fading.contains(w.wire))
+                .map(|w| info[w.dst].ports[w.dport].impedance.clone())
+                .collect();
+            loads.push(Impedance::parallel(&on));
+            all.extend(on);
+        }
+        info[n].loads = loads;
         let Some(ratio) = kinds[n].junction(&info[n].params) else {
             continue;
         };
-        let mut loads = Vec::new();
-        for (pi, p) in kinds[n].spec().ports.iter().enumerate() {
-            if p.direction != Direction::Out {
-                continue;
-            }
-            for &wi in from.get(&(n, pi)).map_or(&[][..], Vec::as_slice) {
-                let w = &wires[wi];
-                if !fading.contains(w.wire) {
-                    loads.push(info[w.dst].ports[w.dport].impedance.clone());
-                }
-            }
-        }
         let presented = if ratio > 0.0 && ratio.is_finite() {
-            scaled(&Impedance::parallel(&loads), 1.0 / (ratio * ratio))
+            scaled(&Impedance::parallel(&all), 1.0 / (ratio * ratio))
         } else {
             Impedance::None
         };
@@ -355,30 +411,6 @@ pub fn compile(
                 info[n].ports[pi].impedance = presented.clone();
             }
         }
-    }
-
-    for n in 0..info.len() {
-        let loads = kinds[n]
-            .spec()
-            .ports
-            .iter()
-            .enumerate()
-            .map(|(pi, p)| {
-                if p.direction != Direction::Out {
-                    return Impedance::None;
-                }
-                let on: Vec<Impedance> = from
-                    .get(&(n, pi))
-                    .map_or(&[][..], Vec::as_slice)
-                    .iter()
-                    .map(|&wi| &wires[wi])
-                    .filter(|w| !fading.contains(w.wire))
-                    .map(|w| info[w.dst].ports[w.dport].impedance.clone())
-                    .collect();
-                Impedance::parallel(&on)
-            })
-            .collect();
-        info[n].loads = loads;
     }
 
     let mut pool = Pool::new();

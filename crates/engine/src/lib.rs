@@ -30,7 +30,7 @@ pub use impedance::{Impedance, Loading};
 pub use meters::{MeterReading, Meters, Stats};
 pub use node::{
     BuildEnv, Display, MAX_BLOCK, MAX_PORTS, NodeKind, ParamId, ParamValue, Params, PortElectrical,
-    ProcessContext, Processor, Role, Service, param,
+    ProcessContext, Processor, Role, Service, latency_of_built, param,
 };
 pub use registry::Registry;
 pub use runtime::{Core, Plan};

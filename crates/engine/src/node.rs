@@ -402,6 +402,12 @@ impl<'a> BuildEnv<'a> {
     }
 }
 
+/// `NodeKind::latency` for a kind whose processor knows its latency: build
+/// it (off the audio thread) and ask.
+pub fn latency_of_built(kind: &dyn NodeKind, params: &Params, env: &mut BuildEnv) -> usize {
+    kind.build(params, env).map_or(0, |p| p.latency())
+}
+
 /// The control-thread half of a node kind: its description and how to build it.
 pub trait NodeKind: Send + Sync {
     fn spec(&self) -> &KindSpec;
@@ -444,12 +450,15 @@ pub trait NodeKind: Send + Sync {
         None
     }
 
-    /// Samples of delay from input to output with these params, as its
-    /// processor reports them (`Processor::latency`). The default builds
-    /// the processor, off the audio thread, and asks it, so the figure is
-    /// the one that plays; `check` reports each path's latency from these.
+    /// Samples of delay from input to output with these params, for
+    /// `check`'s path latency. A kind whose processor delays (an
+    /// oversampler, a lookahead) says so, best by building the processor
+    /// and asking it (`latency_of_built`), so the figure is the one that
+    /// plays; the default is none, so the analysis, which runs on every
+    /// edit, builds nothing (and reads no file) for the other kinds.
     fn latency(&self, params: &Params, env: &mut BuildEnv) -> usize {
-        self.build(params, env).map_or(0, |p| p.latency())
+        let _ = (params, env);
+        0
     }
 
     /// The memory its processor will take with these params, bytes, worked

@@ -250,6 +250,11 @@ impl NodeKind for Mic {
         &self.spec
     }
 
+    /// Its filters delay the signal: the built processor says by how much.
+    fn latency(&self, params: &Params, env: &mut BuildEnv) -> usize {
+        ohmpatch_engine::latency_of_built(self, params, env)
+    }
+
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         vec![
             port(Domain::Acoustic, Impedance::None),

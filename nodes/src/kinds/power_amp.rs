@@ -218,6 +218,11 @@ impl NodeKind for PowerAmp {
         &self.spec
     }
 
+    /// Its filters delay the signal: the built processor says by how much.
+    fn latency(&self, params: &Params, env: &mut BuildEnv) -> usize {
+        ohmpatch_engine::latency_of_built(self, params, env)
+    }
+
     fn load_dependent(&self) -> bool {
         true
     }

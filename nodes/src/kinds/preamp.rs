@@ -161,6 +161,11 @@ impl NodeKind for Preamp {
         &self.spec
     }
 
+    /// Its filters delay the signal: the built processor says by how much.
+    fn latency(&self, params: &Params, env: &mut BuildEnv) -> usize {
+        ohmpatch_engine::latency_of_built(self, params, env)
+    }
+
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         let z_in = params.num(Z_IN_OHM);
         let in_domain = if z_in >= HI_Z_OHM {

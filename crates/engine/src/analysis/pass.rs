@@ -239,40 +239,6 @@ impl<'a> Net<'a> {
     }
 }
 
-/// For each node (in schedule order): the samples of delay on the longest
-/// path from a source through it, its own latency included. A loop is cut
-/// at its delay, whose output counts from its own latency alone.
-fn path_latencies(schedule: &Schedule, registry: &Registry, sample_rate: f64) -> Vec<usize> {
-    let mut out = vec![0usize; schedule.nodes.len()];
-    let index: std::collections::HashMap<&str, usize> = schedule
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.id.as_str(), i))
-        .collect();
-    for (i, n) in schedule.nodes.iter().enumerate() {
-        let own = registry.get(&n.kind).map_or(0, |k| {
-            let mut env = crate::node::BuildEnv::new(sample_rate, None, 0, &n.id);
-            k.latency(&n.params, &mut env)
-        });
-        let arriving = if n.split {
-            0
-        } else {
-            schedule
-                .wires
-                .iter()
-                .filter(|w| w.wire.to.node == n.id && !w.fading_out)
-                .filter_map(|w| index.get(w.wire.from.node.as_str()))
-                .filter(|&&s| s < i)
-                .map(|&s| out[s])
-                .max()
-                .unwrap_or(0)
-        };
-        out[i] = arriving + own;
-    }
-    out
-}
-
 /// Analyse a schedule: signal and headroom for a sine at `freq` Hz at each
 /// source's nominal level; noise followed band by band over 20 Hz–20 kHz.
 pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq: f64) -> Analysis {
@@ -311,7 +277,15 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
         }
     }
 
-    let path_latency = path_latencies(schedule, registry, sample_rate);
+    let path_latency = schedule
+        .latencies(|i| {
+            let n = &schedule.nodes[i];
+            registry.get(&n.kind).map_or(0, |k| {
+                let mut env = crate::node::BuildEnv::new(sample_rate, None, 0, &n.id);
+                k.latency(&n.params, &mut env)
+            })
+        })
+        .leave;
     let mut warnings = Vec::new();
     let mut outputs = Vec::new();
     for ((i, dev), noise2) in main.devices.iter().zip(&device_noise) {

@@ -19,51 +19,6 @@ impl Engine {
             .unwrap_or(0)
     }
 
-    /// Latency compensation, samples, for each wire of `s`: where paths
-    /// meet (a node's inputs), every wire is delayed up to the latest
-    /// arrival, so a dry path and one through an oversampled stage sum in
-    /// step. Latencies are what the built processors report. A loop is cut
-    /// at its delay, which is not compensated.
-    fn compensation(&self, s: &Schedule, names: &Names) -> Vec<usize> {
-        let index: HashMap<&str, usize> = s
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.id.as_str(), i))
-            .collect();
-        let ends: Vec<Option<(usize, usize)>> = s
-            .wires
-            .iter()
-            .map(|w| {
-                let (a, b) = (
-                    index.get(w.wire.from.node.as_str())?,
-                    index.get(w.wire.to.node.as_str())?,
-                );
-                // Forward wires only: a wire into a loop's delay runs back.
-                (a < b && !s.nodes[*b].split).then_some((*a, *b))
-            })
-            .collect();
-        let mut into: Vec<Vec<usize>> = vec![Vec::new(); s.nodes.len()];
-        for (wi, e) in ends.iter().enumerate() {
-            if let Some((_, b)) = e {
-                into[*b].push(wi);
-            }
-        }
-        let mut arrive = vec![0usize; s.nodes.len()];
-        let mut leave = vec![0usize; s.nodes.len()];
-        for (i, n) in s.nodes.iter().enumerate() {
-            arrive[i] = into[i]
-                .iter()
-                .filter_map(|&wi| ends[wi].map(|(a, _)| leave[a]))
-                .max()
-                .unwrap_or(0);
-            leave[i] = arrive[i] + names.latency(&n.id);
-        }
-        ends.iter()
-            .map(|e| e.map_or(0, |(a, b)| arrive[b] - leave[a]))
-            .collect()
-    }
-
     /// The plan for `s` (the patch's schedule, or the union's while
     /// something fades), carrying running state over from the last plan
     /// by slot and taking the processors waiting to be installed.
@@ -79,7 +34,9 @@ impl Engine {
             s.buffer_count.max(1),
         );
 
-        let compensation = self.compensation(s, &names);
+        // Latency compensation: where paths meet, the earlier wires wait
+        // for the latest, by what the built processors report.
+        let compensation = s.latencies(|i| names.latency(&s.nodes[i].id)).align;
         let mut keys = Vec::with_capacity(s.wires.len());
         let mut edge_keys = HashMap::with_capacity(s.wires.len());
         for (i, w) in s.wires.iter().enumerate() {
