@@ -262,21 +262,17 @@ impl NodeKind for PowerAmp {
             clip,
         };
         let mut warnings = Vec::new();
-        // The lowest impedance the load presents across the audio band.
-        // (`output_loads` is indexed by port, so take the one load there is.)
-        if let Some(load) = ctx.output_loads.iter().find(|l| **l != Impedance::None) {
-            let min = (0..=300)
-                .map(|i| load.magnitude(20.0 * 1000f64.powf(i as f64 / 300.0)))
-                .fold(f64::INFINITY, f64::min);
-            if min < MIN_LOAD_RATIO * r {
-                warnings.push(Finding {
-                    at: Subject::node("power_amp"),
-                    message: format!(
-                        "the load dips to {min:.1} Ω, below the {r:.0} Ω this amp is rated into: it draws more current than the amp is built for and clips (or overheats) early"
-                    ),
-                    fix: "use a load of at least the rated impedance, or set rated_load_ohm to an amp rated for it".into(),
-                });
-            }
+        // The lowest impedance the load itself presents across the band.
+        if let Some(min) = least_impedance(0.0, load)
+            && min < MIN_LOAD_RATIO * r
+        {
+            warnings.push(Finding {
+                at: Subject::node("power_amp"),
+                message: format!(
+                    "the load dips to {min:.1} Ω, below the {r:.0} Ω this amp is rated into: it draws more current than the amp is built for and clips (or overheats) early"
+                ),
+                fix: "use a load of at least the rated impedance, or set rated_load_ohm to an amp rated for it".into(),
+            });
         }
         if asked > clip {
             let asked_w = asked * asked / r;

@@ -151,13 +151,12 @@ pub(super) struct RtWire {
     pub delay: u32,
 }
 
-/// A wire's latency compensation: a ring holding the last `delay`
-/// samples of its source, so paths of different latency meet in step.
+/// A wire's latency compensation: a ring holding the last samples of its
+/// source, as many as it delays, so paths of different latency meet in step.
 #[derive(Clone)]
 pub(super) struct DelayLine {
     pub ring: Vec<f32>,
     pub pos: usize,
-    pub delay: usize,
     /// This block's delayed samples.
     pub out: Block,
 }
@@ -167,12 +166,12 @@ impl DelayLine {
         DelayLine {
             ring: vec![0.0; delay.max(1)],
             pos: 0,
-            delay,
             out: Block::ZERO,
         }
     }
 
-    /// Push this block of the source and return it `delay` samples late.
+    /// Push this block of the source and return it as many samples late as
+    /// the ring is long.
     pub fn run(&mut self, src: &[f32]) -> &[f32] {
         let out: &mut [f32] = &mut self.out.0;
         for (o, x) in out.iter_mut().zip(src) {
@@ -189,7 +188,7 @@ impl DelayLine {
     /// Take over the running contents of the line this one replaces, when
     /// it delays as much (no allocation: both rings exist already).
     pub fn inherit(&mut self, old: &DelayLine) {
-        if old.delay == self.delay {
+        if old.ring.len() == self.ring.len() {
             self.ring.copy_from_slice(&old.ring);
             self.pos = old.pos;
         }
