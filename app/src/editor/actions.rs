@@ -214,12 +214,7 @@ impl Editor {
             }
             Action::Save => match self.doc.path.clone() {
                 Some(p) => self.save_as(&p),
-                None => {
-                    self.view.dialog = Some(Dialog::SaveAs {
-                        path: "untitled.ohm.ron".into(),
-                        then: None,
-                    })
-                }
+                None => self.view.dialog = Some(Dialog::save_as(&self.doc, None)),
             },
             Action::SaveAs(p) => self.save_as(&p),
             Action::SaveAndThen(p, then) => {

@@ -27,6 +27,21 @@ pub(super) enum Dialog {
     Shortcuts,
 }
 
+impl Dialog {
+    /// Save As for the open document: its own path to start from (or a new
+    /// name), then `then`.
+    pub(super) fn save_as(doc: &Doc, then: Option<Box<Action>>) -> Dialog {
+        Dialog::SaveAs {
+            path: doc
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "untitled.ohm.ron".into()),
+            then,
+        }
+    }
+}
+
 pub(super) struct AudioForm {
     pub backend: BackendKind,
     pub device: String,
@@ -68,10 +83,7 @@ pub(super) fn show(ctx: &egui::Context, view: &mut View, doc: &Doc, actions: &mu
                     match doc.path.clone() {
                         Some(p) => actions.push(Action::SaveAndThen(p, then)),
                         None => {
-                            view.dialog = Some(Dialog::SaveAs {
-                                path: "untitled.ohm.ron".into(),
-                                then: Some(then),
-                            });
+                            view.dialog = Some(Dialog::save_as(doc, Some(then)));
                         }
                     }
                     None

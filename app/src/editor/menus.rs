@@ -32,15 +32,7 @@ pub(super) fn menu_bar(root: &mut egui::Ui, ed: &mut Editor, actions: &mut Vec<A
                     actions.push(Action::Save);
                 }
                 if ui.button("Save as…").clicked() {
-                    ed.view.dialog = Some(Dialog::SaveAs {
-                        path: ed
-                            .doc
-                            .path
-                            .as_ref()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_else(|| "untitled.ohm.ron".into()),
-                        then: None,
-                    });
+                    ed.view.dialog = Some(Dialog::save_as(&ed.doc, None));
                 }
                 if ed.doc.path.is_some() && ui.button("Reload from disk").clicked() {
                     actions.push(Action::Reload);

@@ -8,8 +8,21 @@ use ohmpatch_engine::Display;
 use ohmpatch_nodes::kinds::probes::{MeterProbe, ScopeProbe, SpectrumProbe};
 
 /// A scope trace or a spectrum for a probe node; `big` in the inspector.
-pub fn probe_plot(ui: &mut Ui, live: &Live, id: &str, display: Display, big: bool) {
+/// A probe's plot: fixed in place (no drag, zoom or scroll), no cursor
+/// read-out, larger in the inspector (`big`).
+fn small_plot(name: &str, id: &str, big: bool) -> egui_plot::Plot<'static> {
     let (w, h) = if big { (300.0, 160.0) } else { (200.0, 90.0) };
+    egui_plot::Plot::new((name.to_string(), id.to_string(), big))
+        .width(w)
+        .height(h)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .show_x(false)
+        .show_y(false)
+}
+
+pub fn probe_plot(ui: &mut Ui, live: &Live, id: &str, display: Display, big: bool) {
     match display {
         Display::Scope => {
             let Some(p) = live.engine.probe::<ScopeProbe>(id) else {
@@ -24,17 +37,9 @@ pub fn probe_plot(ui: &mut Ui, live: &Live, id: &str, display: Display, big: boo
                 .enumerate()
                 .map(|(i, y)| [i as f64 * 1000.0 / p.sample_rate, f64::from(*y)])
                 .collect();
-            egui_plot::Plot::new(("ohmpatch-scope", id, big))
-                .width(w)
-                .height(h)
-                .allow_drag(false)
-                .allow_zoom(false)
-                .allow_scroll(false)
-                .show_x(false)
-                .show_y(false)
-                .show(ui, |pu| {
-                    pu.line(egui_plot::Line::new(format!("{} (ms)", p.unit()), pts))
-                });
+            small_plot("ohmpatch-scope", id, big).show(ui, |pu| {
+                pu.line(egui_plot::Line::new(format!("{} (ms)", p.unit()), pts))
+            });
         }
         Display::Spectrum => {
             let Some(p) = live.engine.probe::<SpectrumProbe>(id) else {
@@ -48,14 +53,7 @@ pub fn probe_plot(ui: &mut Ui, live: &Live, id: &str, display: Display, big: boo
                 .filter(|(f, _)| *f >= 20.0)
                 .map(|(f, db)| [f.log10(), (db + off).max(-150.0)])
                 .collect();
-            egui_plot::Plot::new(("ohmpatch-spectrum", id, big))
-                .width(w)
-                .height(h)
-                .allow_drag(false)
-                .allow_zoom(false)
-                .allow_scroll(false)
-                .show_x(false)
-                .show_y(false)
+            small_plot("ohmpatch-spectrum", id, big)
                 .x_axis_formatter(|m, _| format!("{:.0}", 10f64.powf(m.value)))
                 .show(ui, |pu| {
                     pu.line(egui_plot::Line::new("level (log Hz)", pts))

@@ -20,15 +20,7 @@ pub(super) fn read(ctx: &egui::Context, ed: &mut Editor, actions: &mut Vec<Actio
     ctx.input_mut(|i| {
         if i.consume_shortcut(&K::new(M::COMMAND, Key::S)) {
             if i.modifiers.shift || ed.doc.path.is_none() {
-                ed.view.dialog = Some(Dialog::SaveAs {
-                    path: ed
-                        .doc
-                        .path
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_else(|| "untitled.ohm.ron".into()),
-                    then: None,
-                });
+                ed.view.dialog = Some(Dialog::save_as(&ed.doc, None));
             } else {
                 actions.push(Action::Save);
             }
