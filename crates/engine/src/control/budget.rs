@@ -40,14 +40,21 @@ pub fn check_memory(
     patch_dir: Option<&Path>,
     budget: usize,
 ) -> Result<(), EngineError> {
-    let each = memory_of(patch, registry, sample_rate, patch_dir);
+    within(memory_of(patch, registry, sample_rate, patch_dir), budget)
+}
+
+/// Refuse `each` (node id, bytes) when together they are over `budget`,
+/// naming the largest.
+pub(super) fn within(mut each: Vec<(String, usize)>, budget: usize) -> Result<(), EngineError> {
     let total = each.iter().fold(0usize, |t, (_, b)| t.saturating_add(*b));
     if total <= budget {
         return Ok(());
     }
+    each.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    each.truncate(NAMED);
     Err(EngineError::OverBudget {
         total,
         budget,
-        largest: each.into_iter().take(NAMED).collect(),
+        largest: each,
     })
 }

@@ -237,24 +237,25 @@ impl Engine {
             &HashSet::new(),
         )?;
 
-        super::budget::check_memory(
-            patch,
-            &self.registry,
-            self.config.sample_rate,
-            self.config.patch_dir.as_deref(),
-            self.config.max_memory_bytes,
-        )?;
-
         // Build what must be built before touching any state.
         let mut built: Vec<(String, Instance, Box<dyn Processor>)> = Vec::new();
         let mut param_msgs: Vec<(u32, u32, f64)> = Vec::new();
+        // What each node takes (`NodeKind::memory_bytes`): kept nodes what
+        // they were built with, the others their estimate, judged against
+        // the budget before anything is built.
+        let mut memory: Vec<(String, usize)> = Vec::with_capacity(patch.nodes.len());
+        let mut to_build = Vec::new();
         for (id, node) in &patch.nodes {
             let kind = self.registry.get(&node.kind).expect("validated");
             let params = Params::resolve(kind.spec(), &node.params);
             // What a load-dependent kind drives; it is built for this load.
-            let loads = match schedule.node(id) {
-                Some(n) if kind.load_dependent() => n.loads.clone(),
-                _ => Vec::new(),
+            let loads = if kind.load_dependent() {
+                schedule
+                    .node(id)
+                    .map(|n| n.loads.clone())
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
             };
             if let Some(inst) = self.live.get(id)
                 && inst.kind == node.kind
@@ -276,9 +277,22 @@ impl Engine {
                             param_msgs.push((inst.slot, i as u32, a.as_f64()));
                         }
                     }
+                    memory.push((id.clone(), inst.memory));
                     continue;
                 }
             }
+            let env = BuildEnv::new(
+                self.config.sample_rate,
+                self.config.patch_dir.as_deref(),
+                self.config.seed,
+                id,
+            );
+            let bytes = kind.memory_bytes(&params, &env);
+            memory.push((id.clone(), bytes));
+            to_build.push((id, node, kind, params, loads, bytes));
+        }
+        super::budget::within(memory, self.config.max_memory_bytes)?;
+        for (id, node, kind, params, loads, bytes) in to_build {
             let mut env = BuildEnv::new(
                 self.config.sample_rate,
                 self.config.patch_dir.as_deref(),
@@ -302,6 +316,7 @@ impl Engine {
                     kind: node.kind.clone(),
                     built: params.clone(),
                     latency: p.latency(),
+                    memory: bytes,
                     params,
                     raw: node.params.clone(),
                     loads,

@@ -47,6 +47,8 @@ struct Instance {
     raw: BTreeMap<String, ohmpatch_patch::Value>,
     /// Samples of latency its processor reports (`Processor::latency`).
     latency: usize,
+    /// The memory it was built to take (`NodeKind::memory_bytes`).
+    memory: usize,
     /// The loads it was built for (`NodeKind::load_dependent`), else empty.
     loads: Vec<Impedance>,
     services: Vec<Box<dyn Service>>,
