@@ -42,6 +42,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the installed LV2 plugins (`LV2_PATH` is honoured).
+    Plugins {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// List audio hosts and devices.
     Devices {
         #[arg(long)]
@@ -72,6 +78,7 @@ fn main() -> ExitCode {
         Some(Command::Play(a)) => cli::play::run(a),
         Some(Command::Check(a)) => cli::check::run(a),
         Some(Command::Nodes { json }) => cli::nodes::run(json),
+        Some(Command::Plugins { json }) => cli::plugins::run(json),
         Some(Command::Devices { json }) => cli::devices::run(json),
         Some(Command::Screenshot { patch, out }) => cli::editor::screenshot(patch, out),
     };

@@ -4,6 +4,7 @@
 
 pub mod desc;
 pub mod kinds;
+pub mod lv2;
 pub mod measure;
 pub mod wav;
 
@@ -14,6 +15,13 @@ use std::sync::Arc;
 pub fn registry() -> Registry {
     let mut r = Registry::new();
     kinds::register_all(&mut r);
+    r
+}
+
+/// Every kind this build knows and every installed LV2 plugin it can host.
+pub fn registry_with_plugins() -> Registry {
+    let mut r = registry();
+    lv2::register_installed(&mut r);
     r
 }
 

@@ -21,7 +21,7 @@ pub fn run(a: Args) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let registry = ohmpatch_nodes::registry();
+    let registry = ohmpatch_nodes::registry_with_plugins();
     if let Err(code) = validate(&a.patch, &patch, &registry) {
         return code;
     }

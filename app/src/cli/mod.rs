@@ -6,6 +6,7 @@ pub mod devices;
 pub mod editor;
 pub mod nodes;
 pub mod play;
+pub mod plugins;
 pub mod render;
 
 use ohmpatch_engine::{Engine, EngineConfig, EngineError};
@@ -74,7 +75,7 @@ pub fn validate(
 
 /// Build an engine and set the patch, printing errors in words.
 pub fn engine_for(path: &Path, patch: &Patch, config: EngineConfig) -> Result<Engine, u8> {
-    let registry = ohmpatch_nodes::shared_registry();
+    let registry = std::sync::Arc::new(ohmpatch_nodes::registry_with_plugins());
     validate(path, patch, &registry)?;
     let mut engine = Engine::new(registry, config);
     match engine.set_patch(patch) {

@@ -75,6 +75,7 @@ pub fn run(as_json: bool) -> u8 {
                 }
                 ParamKind::Bool { default } => format!("true | false (default {default})"),
                 ParamKind::Path { .. } => "file path".to_string(),
+                ParamKind::Text { .. } => "text".to_string(),
             };
             // `~`: a live param, changed on the running processor.
             let live = if p.live { '~' } else { '·' };

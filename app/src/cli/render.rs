@@ -56,7 +56,7 @@ fn render(a: Args) -> Result<(), u8> {
         return Err(EXIT_INVALID);
     }
     let patch = load(&a.patch)?;
-    let registry = ohmpatch_nodes::registry();
+    let registry = ohmpatch_nodes::registry_with_plugins();
     let inputs = device_inputs(&a, &patch, &registry)?;
     let config = EngineConfig {
         sample_rate: f64::from(a.sample_rate),

@@ -75,7 +75,7 @@ fn has_display() -> bool {
 
 /// `ohmpatch edit [PATCH]`.
 pub fn run(opts: Options) -> u8 {
-    let registry = ohmpatch_nodes::shared_registry();
+    let registry = std::sync::Arc::new(ohmpatch_nodes::registry_with_plugins());
     let mut startup_error = None;
     let (doc, _) = match initial_doc(opts.patch.as_deref(), &registry) {
         Ok(d) => d,
@@ -397,7 +397,7 @@ mod tests {
 
     #[test]
     fn the_built_in_demo_is_the_seed_chain_and_loads() {
-        let registry = ohmpatch_nodes::registry();
+        let registry = ohmpatch_nodes::registry_with_plugins();
         let p = ohmpatch_patch::load_str(DEMO, "demo").unwrap();
         assert!(ohmpatch_patch::validate(&p, &registry, "demo", Some(DEMO)).is_empty());
         let kinds: Vec<&str> = p.nodes.values().map(|n| n.kind.as_str()).collect();

@@ -256,6 +256,14 @@ fn node_ui(
                             set(Some(Value::Bool(b)), false, actions);
                         }
                     }
+                    // Text names what the node is (a plugin's URI): shown, not edited.
+                    ParamKind::Text { default } => {
+                        let cur = current
+                            .as_ref()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_else(|| default.to_string());
+                        ui.label(RichText::new(cur).monospace());
+                    }
                     ParamKind::Path { default } => {
                         let cur = current
                             .as_ref()

@@ -237,7 +237,7 @@ pub fn compile(
     let mut index_of: HashMap<&str, NodeIndex> = HashMap::with_capacity(ids.len());
     for id in &ids {
         let node = &patch.nodes[*id];
-        let Some(kind) = registry.get(&node.kind) else {
+        let Some(kind) = registry.of(node) else {
             return Err(CompileError {
                 message: format!("node \"{id}\" has unknown kind \"{}\"", node.kind),
                 nodes: vec![(*id).clone()],

@@ -123,6 +123,7 @@ pub enum ParamValue {
     Choice(usize),
     Bool(bool),
     Path(String),
+    Text(String),
 }
 
 impl ParamValue {
@@ -132,7 +133,7 @@ impl ParamValue {
             ParamValue::Number(n) => *n,
             ParamValue::Choice(i) => *i as f64,
             ParamValue::Bool(b) => f64::from(u8::from(*b)),
-            ParamValue::Path(_) => 0.0,
+            ParamValue::Path(_) | ParamValue::Text(_) => 0.0,
         }
     }
 }
@@ -229,6 +230,9 @@ impl Params {
                 ParamKind::Path { default } => {
                     ParamValue::Path(v.and_then(Value::as_str).unwrap_or(default).to_string())
                 }
+                ParamKind::Text { default } => {
+                    ParamValue::Text(v.and_then(Value::as_str).unwrap_or(default).to_string())
+                }
             };
             values.push(resolved);
         }
@@ -252,6 +256,14 @@ impl Params {
     /// described as data.
     pub fn num_named(&self, name: &str) -> Option<f64> {
         self.get(name).map(ParamValue::as_f64)
+    }
+
+    /// A text param by name (`ParamKind::Text`), for kinds described as data.
+    pub fn text_named(&self, name: &str) -> Option<&str> {
+        match self.get(name)? {
+            ParamValue::Text(t) => Some(t),
+            _ => None,
+        }
     }
 
     pub fn values(&self) -> &[ParamValue] {
@@ -414,6 +426,23 @@ pub trait NodeKind: Send + Sync {
 
     fn role(&self) -> Role {
         Role::Normal
+    }
+
+    /// For a family of kinds under one name (a plugin host: `lv2`, one
+    /// member per `uri`): the text param whose value picks the member
+    /// (`Registry::register_member`). This kind itself then stands for a
+    /// member that is not available: a placeholder that keeps the node as
+    /// written and plays silence.
+    fn family_param(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Something about this node the user must know that is not an error:
+    /// a placeholder for a plugin that is not installed. `check`, `render`
+    /// and the editor show it.
+    fn notice(&self, params: &Params) -> Option<String> {
+        let _ = params;
+        None
     }
 
     /// A probe with a display: what the editor draws for it. The editor asks

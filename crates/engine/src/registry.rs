@@ -1,16 +1,76 @@
 //! The set of node kinds an engine knows, shared by validation, the compiler
 //! and the user interfaces.
 
-use crate::node::NodeKind;
-use ohmpatch_patch::{Catalogue, KindSpec};
+use crate::node::{NodeKind, Params};
+use ohmpatch_patch::{Catalogue, KindSpec, Node, Value};
+use std::collections::HashMap;
 
 pub struct Registry {
     kinds: Vec<Box<dyn NodeKind>>,
+    /// Members of families (`NodeKind::family_param`), by kind name and
+    /// the value of the family's param.
+    members: HashMap<(String, String), Box<dyn NodeKind>>,
 }
 
 impl Registry {
     pub fn new() -> Registry {
-        Registry { kinds: Vec::new() }
+        Registry {
+            kinds: Vec::new(),
+            members: HashMap::new(),
+        }
+    }
+
+    /// Add a member to a family registered before it (`lv2`: one member per
+    /// installed plugin, keyed by its URI). Its spec is checked like any
+    /// kind's and must carry the family's name and its param.
+    pub fn register_member(&mut self, key: &str, kind: Box<dyn NodeKind>) -> Result<(), String> {
+        let spec = kind.spec();
+        spec.check()?;
+        let name = spec.kind.to_string();
+        let Some(param) = self.get(&name).and_then(|f| f.family_param()) else {
+            return Err(format!("{name} is not a family of kinds"));
+        };
+        if spec.param(param).is_none() {
+            return Err(format!("{name} {key}: it has no param {param}"));
+        }
+        self.members.insert((name, key.to_string()), kind);
+        Ok(())
+    }
+
+    /// The kind that applies to a node of `kind` whose family param (if its
+    /// kind has one) reads `key`: the member, or the family's placeholder.
+    pub fn resolve(&self, kind: &str, key: Option<&str>) -> Option<&dyn NodeKind> {
+        let base = self.get(kind)?;
+        if base.family_param().is_none() {
+            return Some(base);
+        }
+        let member = key.and_then(|k| self.members.get(&(kind.to_string(), k.to_string())));
+        Some(member.map_or(base, |m| m.as_ref()))
+    }
+
+    /// The kind that applies to a patch node.
+    pub fn of(&self, node: &Node) -> Option<&dyn NodeKind> {
+        let base = self.get(&node.kind)?;
+        let key = base
+            .family_param()
+            .and_then(|p| node.params.get(p))
+            .and_then(Value::as_str);
+        self.resolve(&node.kind, key)
+    }
+
+    /// The kind that applies to a node already resolved (`Params`).
+    pub fn of_params(&self, kind: &str, params: &Params) -> Option<&dyn NodeKind> {
+        let base = self.get(kind)?;
+        let key = base.family_param().and_then(|p| params.text_named(p));
+        self.resolve(kind, key)
+    }
+
+    /// The members of a family, in no particular order.
+    pub fn members(&self, kind: &str) -> impl Iterator<Item = (&str, &dyn NodeKind)> {
+        self.members
+            .iter()
+            .filter(move |((k, _), _)| k == kind)
+            .map(|((_, key), m)| (key.as_str(), m.as_ref()))
     }
 
     /// Add a kind described at run time (a plugin, a kind built from data):
@@ -63,5 +123,19 @@ impl Catalogue for Registry {
 
     fn kind_names(&self) -> Vec<&str> {
         self.kinds.iter().map(|k| k.spec().kind.as_ref()).collect()
+    }
+
+    fn kind_of(&self, node: &Node) -> Option<&KindSpec> {
+        self.of(node).map(|k| k.spec())
+    }
+
+    fn missing(&self, node: &Node) -> Option<String> {
+        let kind = self.of(node)?;
+        let param = kind.family_param()?;
+        let key = node.params.get(param).and_then(Value::as_str).unwrap_or("");
+        Some(format!(
+            "{} {param} {key:?} is not available here; the node is kept as written and plays silence",
+            node.kind
+        ))
     }
 }

@@ -235,7 +235,7 @@ pub fn refused_paths(
 ) -> Vec<(String, PathError)> {
     let mut out = Vec::new();
     for (id, node) in &patch.nodes {
-        let Some(spec) = catalogue.kind(&node.kind) else {
+        let Some(spec) = catalogue.kind_of(node) else {
             continue;
         };
         for p in &spec.params {

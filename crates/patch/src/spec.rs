@@ -100,6 +100,11 @@ pub enum ParamKind {
     Path {
         default: Name,
     },
+    /// Text that names something outside the patch (a plugin's URI): kept
+    /// as written, never resolved as a file.
+    Text {
+        default: Name,
+    },
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -130,7 +135,9 @@ impl ParamSpec {
             ParamKind::Number { default, .. } => crate::Value::Number(*default),
             ParamKind::Choice { default, .. } => crate::Value::Str(default.to_string()),
             ParamKind::Bool { default } => crate::Value::Bool(*default),
-            ParamKind::Path { default } => crate::Value::Str(default.to_string()),
+            ParamKind::Path { default } | ParamKind::Text { default } => {
+                crate::Value::Str(default.to_string())
+            }
         }
     }
 }
@@ -211,6 +218,22 @@ pub trait Catalogue {
     fn kind(&self, name: &str) -> Option<&KindSpec>;
     /// All kind names, for "did you mean" suggestions and palettes.
     fn kind_names(&self) -> Vec<&str>;
+
+    /// The description that applies to this node. Most kinds have one; a
+    /// family of kinds under one name (`lv2`, one per plugin) picks it by a
+    /// param's value.
+    fn kind_of(&self, node: &crate::Node) -> Option<&KindSpec> {
+        self.kind(&node.kind)
+    }
+
+    /// A node of a family whose member is not available here (a plugin that
+    /// is not installed): what is missing, in words. Such a node is kept as
+    /// it is written (its params and wires are not checked, so nothing is
+    /// lost) and plays silence.
+    fn missing(&self, node: &crate::Node) -> Option<String> {
+        let _ = node;
+        None
+    }
 }
 
 /// A catalogue held as a plain list, handy in tests and for the engine.

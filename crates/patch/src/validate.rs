@@ -70,7 +70,7 @@ pub fn validate(
                 format!("node {id:?} has a position that is not a finite number"),
             );
         }
-        let Some(spec) = catalogue.kind(&node.kind) else {
+        let Some(spec) = catalogue.kind_of(node) else {
             let names = catalogue.kind_names();
             let near = nearest(&node.kind, names.iter().copied());
             let hint = if !near.is_empty() {
@@ -88,6 +88,10 @@ pub fn validate(
             );
             continue;
         };
+        // A placeholder keeps what it does not know (CONTRACT: a missing plugin).
+        if catalogue.missing(node).is_some() {
+            continue;
+        }
         for (name, value) in &node.params {
             let loc = map.param(id, name).or(key_loc);
             match spec.param(name) {
@@ -161,9 +165,12 @@ pub fn validate(
                 continue;
             };
             // An unknown kind was reported with the node; its ports are unknown.
-            let Some(spec) = catalogue.kind(&node.kind) else {
+            let Some(spec) = catalogue.kind_of(node) else {
                 continue;
             };
+            if catalogue.missing(node).is_some() {
+                continue;
+            }
             match spec.port(&end.port) {
                 None => push(end_loc(k), no_port(&end.node, spec, &end.port)),
                 Some(port) if port.direction != want => {
@@ -256,6 +263,10 @@ fn check_value(kind: &ParamKind, value: &Value) -> Option<String> {
         ParamKind::Path { .. } => match value {
             Value::Str(_) => None,
             _ => Some("should be a file path in quotes".to_string()),
+        },
+        ParamKind::Text { .. } => match value {
+            Value::Str(_) => None,
+            _ => Some("should be text in quotes".to_string()),
         },
     }
 }

@@ -38,4 +38,5 @@ pub fn register_all(r: &mut Registry) {
     r.register(Box::new(probes::Meter::new()));
     r.register(Box::new(probes::Scope::new()));
     r.register(Box::new(probes::Spectrum::new()));
+    r.register(Box::new(crate::lv2::Missing::new()));
 }

@@ -21,7 +21,7 @@ pub fn test_frequency(patch: &ohmpatch_patch::Patch, registry: &Registry) -> f64
         .nodes
         .values()
         .find_map(|n| {
-            let kind = registry.get(&n.kind)?;
+            let kind = registry.of(n)?;
             kind.test_frequency(&Params::resolve(kind.spec(), &n.params))
         })
         .unwrap_or(1000.0)
@@ -96,7 +96,7 @@ impl<'a> Net<'a> {
     }
 
     fn port_index(&self, node: usize, name: &str, dir: Direction) -> Option<usize> {
-        let kind = self.registry.get(&self.schedule.nodes[node].kind)?;
+        let kind = self.registry.of_params(&self.schedule.nodes[node].kind, &self.schedule.nodes[node].params)?;
         kind.spec()
             .ports
             .iter()
@@ -128,7 +128,7 @@ impl<'a> Net<'a> {
         freq: f64,
     ) -> Vec<Vec<Level>> {
         let n = &self.schedule.nodes[node];
-        let Some(kind) = self.registry.get(&n.kind) else {
+        let Some(kind) = self.registry.of_params(&n.kind, &n.params) else {
             return Vec::new();
         };
         kind.spec()
@@ -165,7 +165,7 @@ impl<'a> Net<'a> {
             returns: Vec::new(),
         };
         for (i, node) in nodes.iter().enumerate() {
-            let Some(kind) = self.registry.get(&node.kind) else {
+            let Some(kind) = self.registry.of_params(&node.kind, &node.params) else {
                 continue;
             };
             let spec = kind.spec();
@@ -280,7 +280,7 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
     let path_latency = schedule
         .latencies(|i| {
             let n = &schedule.nodes[i];
-            registry.get(&n.kind).map_or(0, |k| {
+            registry.of_params(&n.kind, &n.params).map_or(0, |k| {
                 let mut env = crate::node::BuildEnv::new(sample_rate, None, 0, &n.id);
                 k.latency(&n.params, &mut env)
             })
@@ -358,7 +358,7 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
             zs,
             zl: zl_all,
             to_amp: registry
-                .get(&schedule.nodes[b].kind)
+                .of_params(&schedule.nodes[b].kind, &schedule.nodes[b].params)
                 .is_some_and(|k| k.rated_load_ohm(&schedule.nodes[b].params).is_some()),
             clips_here: !main.fed_over[a],
         };

@@ -22,7 +22,7 @@ pub fn memory_of(
         .nodes
         .iter()
         .filter_map(|(id, node)| {
-            let kind = registry.get(&node.kind)?;
+            let kind = registry.of(node)?;
             let params = Params::resolve(kind.spec(), &node.params);
             let env = BuildEnv::new(sample_rate, patch_dir, 0, id);
             Some((id.clone(), kind.memory_bytes(&params, &env)))

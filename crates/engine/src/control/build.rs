@@ -14,7 +14,7 @@ impl Engine {
     /// The device channel a device node's params name (0 when it names none).
     fn channel_of(&self, n: &SchedNode) -> u32 {
         self.registry
-            .get(&n.kind)
+            .of_params(&n.kind, &n.params)
             .and_then(|k| k.device_channel(&n.params))
             .unwrap_or(0)
     }

@@ -104,7 +104,7 @@ impl Engine {
     /// A node's output meter, in the wire's unit.
     pub fn meter(&self, id: &str, port: &str) -> Option<MeterReading> {
         let inst = self.live.get(id)?;
-        let kind = self.registry.get(&inst.kind)?;
+        let kind = self.registry.of_params(&inst.kind, &inst.params)?;
         let pi = kind
             .spec()
             .ports
@@ -170,7 +170,7 @@ impl Engine {
         let ids: Vec<String> = self.live.keys().cloned().collect();
         for id in ids {
             let inst = self.live.get(&id).expect("listed");
-            let Some(kind) = self.registry.get(&inst.kind) else {
+            let Some(kind) = self.registry.of_params(&inst.kind, &inst.params) else {
                 continue;
             };
             let mut env = BuildEnv::new(
@@ -246,7 +246,7 @@ impl Engine {
         let mut memory: Vec<(String, usize)> = Vec::with_capacity(patch.nodes.len());
         let mut to_build = Vec::new();
         for (id, node) in &patch.nodes {
-            let kind = self.registry.get(&node.kind).expect("validated");
+            let kind = self.registry.of(node).expect("validated");
             let params = Params::resolve(kind.spec(), &node.params);
             // What a load-dependent kind drives; it is built for this load.
             let loads = if kind.load_dependent() {
@@ -381,7 +381,7 @@ impl Engine {
         // Params of kept nodes may have changed without a rebuild.
         for (id, node) in &patch.nodes {
             if let Some(inst) = self.live.get_mut(id) {
-                let kind = self.registry.get(&node.kind).expect("validated");
+                let kind = self.registry.of(node).expect("validated");
                 inst.params = Params::resolve(kind.spec(), &node.params);
                 inst.raw = node.params.clone();
             }

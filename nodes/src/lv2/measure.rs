@@ -1,0 +1,142 @@
+//! `check`'s view of a plugin: a black box, measured. A private instance
+//! runs off the audio thread on the analysis sine (for the level it gives)
+//! and on silence (for the noise it makes); the results are kept per set of
+//! params, so an edit elsewhere measures nothing again.
+
+use super::kind::{Lv2Kind, full_scale_v};
+use super::run::Lv2Proc;
+use crate::measure::{band_rms, peak, tone_level};
+use ohmpatch_engine::analysis::{AnalysisContext, Finding, Level, StageAnalysis, Subject};
+use ohmpatch_engine::dsp::NOISE_BAND;
+use ohmpatch_engine::{MAX_BLOCK, Params, ProcessContext, Processor};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Frames run before measuring, then measured (about 0.1 s and 0.7 s at 48 kHz).
+const SETTLE: usize = 4096;
+const MEASURE: usize = 32768;
+/// The sine used when nothing reaches the plugin: −20 dB below full scale.
+const PROBE_FS: f64 = 0.1;
+
+/// What one instance, with one set of params, was measured to do.
+#[derive(Default)]
+pub struct Measured {
+    /// The first output on silence, in the plugin's floats.
+    silence: Option<Vec<f32>>,
+    /// (frequency bits, input rms bits) → (output rms per output, output peak).
+    tones: HashMap<(u64, u64), (Vec<f64>, f64)>,
+}
+
+pub type Cache = Mutex<HashMap<String, Arc<Mutex<Measured>>>>;
+
+/// Run a fresh instance `SETTLE + MEASURE` frames with `input` (floats)
+/// on every input port; the measured part of each output.
+fn run(kind: &Lv2Kind, params: &Params, sr: f64, input: impl Fn(usize) -> f32) -> Option<Vec<Vec<f32>>> {
+    let mut p = Lv2Proc::new(&kind.info, params, sr).ok()?;
+    // Silence in the plugin's floats is silence in volts: the wrapper's
+    // scaling is undone here by feeding volts of `input · fs`.
+    let fs = full_scale_v(params) as f32;
+    let n_in = kind.info.audio_inputs.len();
+    let n_out = kind.info.audio_outputs.len();
+    let total = SETTLE + MEASURE;
+    let mut outs = vec![vec![0f32; MEASURE]; n_out];
+    let mut inb = [0f32; MAX_BLOCK];
+    let mut ob = vec![[0f32; MAX_BLOCK]; n_out];
+    let mut t = 0;
+    while t < total {
+        let n = MAX_BLOCK.min(total - t);
+        for (i, x) in inb[..n].iter_mut().enumerate() {
+            *x = input(t + i) * fs;
+        }
+        let ins: Vec<&[f32]> = (0..n_in).map(|_| &inb[..n]).collect();
+        let mut refs: Vec<&mut [f32]> = ob.iter_mut().map(|b| &mut b[..n]).collect();
+        let ctx = ProcessContext {
+            sample_rate: sr,
+            frames: n,
+            time: t as u64,
+        };
+        p.process(&ctx, &ins, &mut refs);
+        for (o, b) in outs.iter_mut().zip(&ob) {
+            for i in 0..n {
+                if t + i >= SETTLE {
+                    o[t + i - SETTLE] = b[i] / fs;
+                }
+            }
+        }
+        t += n;
+    }
+    Some(outs)
+}
+
+pub fn analyze(kind: &Lv2Kind, params: &Params, ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
+    let n_out = kind.info.audio_outputs.len();
+    let input = if inputs.is_empty() {
+        Level::SILENT
+    } else {
+        Level::sum(inputs)
+    };
+    let sr = ctx.sample_rate;
+    let key = format!("{sr}{:?}", params.values());
+    let cell = kind
+        .cache
+        .lock()
+        .expect("cache")
+        .entry(key)
+        .or_default()
+        .clone();
+    let mut m = cell.lock().expect("measured");
+    // The sine: the level that arrives, or a probe when none does, so the
+    // gain is known for the noise that arrives.
+    let probe = if input.signal > 0.0 {
+        input.signal / full_scale_v(params) * std::f64::consts::SQRT_2
+    } else {
+        PROBE_FS
+    };
+    let tk = (ctx.freq.to_bits(), probe.to_bits());
+    if !m.tones.contains_key(&tk) {
+        let w = std::f64::consts::TAU * ctx.freq / sr;
+        let got = run(kind, params, sr, |i| (probe * (w * i as f64).sin()) as f32)
+            .map(|o| {
+                let levels = o.iter().map(|x| tone_level(x, sr, ctx.freq)).collect();
+                let pk = o.iter().map(|x| peak(x)).fold(0.0, f64::max);
+                (levels, pk)
+            })
+            .unwrap_or((vec![0.0; n_out], 0.0));
+        m.tones.insert(tk, got);
+    }
+    let (levels, pk) = m.tones[&tk].clone();
+    if m.silence.is_none() {
+        m.silence = run(kind, params, sr, |_| 0.0).and_then(|o| o.into_iter().next());
+    }
+    let (lo, hi) = ctx.band.unwrap_or(NOISE_BAND);
+    let own = m
+        .silence
+        .as_ref()
+        .map_or(0.0, |s| band_rms(s, sr, lo, hi) * full_scale_v(params));
+    let probe_rms = probe / std::f64::consts::SQRT_2;
+    let mut outputs = Vec::with_capacity(n_out);
+    for l in &levels {
+        // Levels are in the plugin's floats: `l / probe_rms` is the gain.
+        let g = l / probe_rms;
+        let noise = ((input.noise * g).powi(2) + own * own).sqrt();
+        outputs.push(Level {
+            signal: if input.signal > 0.0 { l * full_scale_v(params) } else { 0.0 },
+            noise,
+            // Floats do not clip inside the plugin; what clips before it still does.
+            clip: input.clip * g,
+        });
+    }
+    let mut warnings = Vec::new();
+    if ctx.band.is_none() && input.signal > 0.0 && pk > 1.0 {
+        warnings.push(Finding {
+            at: Subject::node(""),
+            message: format!(
+                "measured: the plugin's output peaks at {:+.1} dBFS of its +{:.0} dBu full scale",
+                20.0 * pk.log10(),
+                params.num(super::kind::FULL_SCALE_DBU)
+            ),
+            fix: "turn the plugin's output control down, or raise full_scale_dbu".into(),
+        });
+    }
+    StageAnalysis { outputs, warnings }
+}

@@ -1,0 +1,150 @@
+//! The audio-thread half of an `lv2` node: the plugin instance, made and
+//! activated on the control thread (`Lv2Proc::new`), run on the audio thread
+//! with buffers allocated beforehand, and deactivated and freed when the old
+//! plan comes back to the control thread.
+
+use super::discover::{Control, PluginInfo};
+use super::kind::{FIRST_CONTROL, Lv2Kind, full_scale_v};
+use livi::event::LV2AtomSequence;
+use livi::{EmptyPortConnections, PortIndex};
+use ohmpatch_engine::{MAX_BLOCK, Params, ProcessContext, Processor};
+use std::sync::{Arc, OnceLock};
+
+/// Bytes for each empty atom sequence a plugin is given.
+const ATOM_CAPACITY: usize = 1024;
+
+/// The host features every instance shares (the URID map, block bounds);
+/// one set per process, so one worker thread.
+pub fn features() -> Arc<livi::Features> {
+    static FEATURES: OnceLock<Arc<livi::Features>> = OnceLock::new();
+    FEATURES
+        .get_or_init(|| {
+            livi::FeaturesBuilder {
+                min_block_length: 1,
+                max_block_length: MAX_BLOCK,
+            }
+            .try_build(&super::catalog().world)
+            .expect("1..=MAX_BLOCK is a valid block range")
+        })
+        .clone()
+}
+
+pub struct Lv2Proc {
+    instance: livi::Instance,
+    controls: Vec<Control>,
+    /// Inputs turned from volts into the plugin's floats.
+    ins: Vec<Box<[f32; MAX_BLOCK]>>,
+    atom_in: Vec<LV2AtomSequence>,
+    atom_out: Vec<LV2AtomSequence>,
+    to_float: f32,
+    to_volts: f32,
+    latency: usize,
+}
+
+impl Lv2Proc {
+    /// Instantiate and activate the plugin with these params (control
+    /// thread), and run it one block on silence to read the latency it
+    /// reports.
+    pub fn new(info: &PluginInfo, params: &Params, sample_rate: f64) -> Result<Lv2Proc, String> {
+        let plugin = super::catalog()
+            .world
+            .plugin_by_uri(&info.uri)
+            .ok_or_else(|| format!("LV2 plugin {:?} is not installed", info.uri))?;
+        let features = features();
+        // SAFETY: the plugin was found and described by lilv; ohmpatch keeps
+        // to LV2's threading rules (instantiate and free here, run on the
+        // audio thread only) and runs blocks within the bounds it announced.
+        let instance = unsafe { plugin.instantiate(features.clone(), sample_rate) }
+            .map_err(|e| format!("LV2 plugin {:?} could not be started: {e}", info.uri))?;
+        let fs = full_scale_v(params);
+        let mut p = Lv2Proc {
+            instance,
+            controls: info.controls.clone(),
+            ins: info
+                .audio_inputs
+                .iter()
+                .map(|_| Box::new([0.0; MAX_BLOCK]))
+                .collect(),
+            atom_in: (0..info.atom_inputs)
+                .map(|_| LV2AtomSequence::new(&features, ATOM_CAPACITY))
+                .collect(),
+            atom_out: (0..info.atom_outputs)
+                .map(|_| LV2AtomSequence::new(&features, ATOM_CAPACITY))
+                .collect(),
+            to_float: (1.0 / fs) as f32,
+            to_volts: fs as f32,
+            latency: 0,
+        };
+        for (i, v) in params.values().iter().enumerate().skip(FIRST_CONTROL) {
+            p.set_param(i, v.as_f64());
+        }
+        if let Some(port) = info.latency_port {
+            let mut outs: Vec<Vec<f32>> = info.audio_outputs.iter().map(|_| vec![0.0; 64]).collect();
+            let mut refs: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+            let ctx = ProcessContext {
+                sample_rate,
+                frames: 64,
+                time: 0,
+            };
+            let silence = [0.0f32; 64];
+            let ins: Vec<&[f32]> = info.audio_inputs.iter().map(|_| &silence[..]).collect();
+            p.process(&ctx, &ins, &mut refs);
+            let reported = p.instance.control_output(PortIndex(port)).unwrap_or(0.0);
+            p.latency = if reported.is_finite() && reported > 0.0 {
+                (reported.round() as usize).min(sample_rate as usize)
+            } else {
+                0
+            };
+        }
+        Ok(p)
+    }
+}
+
+impl Processor for Lv2Proc {
+    fn process(&mut self, ctx: &ProcessContext, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        let n = ctx.frames;
+        for (buf, inp) in self.ins.iter_mut().zip(inputs) {
+            for (b, x) in buf[..n].iter_mut().zip(inp.iter()) {
+                *b = x * self.to_float;
+            }
+        }
+        for a in &mut self.atom_in {
+            a.clear();
+        }
+        let ports = EmptyPortConnections::new()
+            .with_audio_inputs(self.ins.iter().map(|b| &b[..n]))
+            .with_audio_outputs(outputs.iter_mut().map(|o| &mut o[..n]))
+            .with_atom_sequence_inputs(self.atom_in.iter())
+            .with_atom_sequence_outputs(self.atom_out.iter_mut());
+        // SAFETY: every buffer holds `n` frames and lives through the call;
+        // `n` is within the block bounds given to the features.
+        let ran = unsafe { self.instance.run(n, ports) };
+        if ran.is_err() {
+            for o in outputs.iter_mut() {
+                o.fill(0.0);
+            }
+            return;
+        }
+        for o in outputs.iter_mut() {
+            for x in o[..n].iter_mut() {
+                *x *= self.to_volts;
+            }
+        }
+    }
+
+    /// A control reaches the plugin at the start of the next block.
+    fn set_param(&mut self, index: usize, value: f64) {
+        let Some(c) = index
+            .checked_sub(FIRST_CONTROL)
+            .and_then(|i| self.controls.get(i))
+        else {
+            return;
+        };
+        let v = Lv2Kind::control_value(c, value);
+        self.instance.set_control_input(PortIndex(c.index), v);
+    }
+
+    fn latency(&self) -> usize {
+        self.latency
+    }
+}
