@@ -5,6 +5,7 @@
 pub mod discover;
 pub mod kind;
 pub mod measure;
+pub mod quiet;
 pub mod run;
 
 pub use discover::{Catalog, Control, PluginInfo, catalog};

@@ -30,7 +30,8 @@ pub fn features() -> Arc<livi::Features> {
 }
 
 pub struct Lv2Proc {
-    instance: livi::Instance,
+    /// Always `Some` until dropped; taken out to be freed quietly.
+    instance: Option<livi::Instance>,
     controls: Vec<Control>,
     /// Inputs turned from volts into the plugin's floats.
     ins: Vec<Box<[f32; MAX_BLOCK]>>,
@@ -54,11 +55,13 @@ impl Lv2Proc {
         // SAFETY: the plugin was found and described by lilv; ohmpatch keeps
         // to LV2's threading rules (instantiate and free here, run on the
         // audio thread only) and runs blocks within the bounds it announced.
-        let instance = unsafe { plugin.instantiate(features.clone(), sample_rate) }
-            .map_err(|e| format!("LV2 plugin {:?} could not be started: {e}", info.uri))?;
+        let instance = super::quiet::quietly(|| unsafe {
+            plugin.instantiate(features.clone(), sample_rate)
+        })
+        .map_err(|e| format!("LV2 plugin {:?} could not be started: {e}", info.uri))?;
         let fs = full_scale_v(params);
         let mut p = Lv2Proc {
-            instance,
+            instance: Some(instance),
             controls: info.controls.clone(),
             ins: info
                 .audio_inputs
@@ -89,7 +92,11 @@ impl Lv2Proc {
             let silence = [0.0f32; 64];
             let ins: Vec<&[f32]> = info.audio_inputs.iter().map(|_| &silence[..]).collect();
             p.process(&ctx, &ins, &mut refs);
-            let reported = p.instance.control_output(PortIndex(port)).unwrap_or(0.0);
+            let reported = p
+                .instance
+                .as_ref()
+                .and_then(|i| i.control_output(PortIndex(port)))
+                .unwrap_or(0.0);
             p.latency = if reported.is_finite() && reported > 0.0 {
                 (reported.round() as usize).min(sample_rate as usize)
             } else {
@@ -103,6 +110,9 @@ impl Lv2Proc {
 impl Processor for Lv2Proc {
     fn process(&mut self, ctx: &ProcessContext, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
         let n = ctx.frames;
+        let Some(instance) = self.instance.as_mut() else {
+            return;
+        };
         for (buf, inp) in self.ins.iter_mut().zip(inputs) {
             for (b, x) in buf[..n].iter_mut().zip(inp.iter()) {
                 *b = x * self.to_float;
@@ -118,7 +128,7 @@ impl Processor for Lv2Proc {
             .with_atom_sequence_outputs(self.atom_out.iter_mut());
         // SAFETY: every buffer holds `n` frames and lives through the call;
         // `n` is within the block bounds given to the features.
-        let ran = unsafe { self.instance.run(n, ports) };
+        let ran = unsafe { instance.run(n, ports) };
         if ran.is_err() {
             for o in outputs.iter_mut() {
                 o.fill(0.0);
@@ -141,10 +151,22 @@ impl Processor for Lv2Proc {
             return;
         };
         let v = Lv2Kind::control_value(c, value);
-        self.instance.set_control_input(PortIndex(c.index), v);
+        if let Some(i) = self.instance.as_mut() {
+            i.set_control_input(PortIndex(c.index), v);
+        }
     }
 
     fn latency(&self) -> usize {
         self.latency
+    }
+}
+
+/// Deactivated and freed on the control thread, where the old plan is
+/// dropped, with the plugin's printing kept off stdout.
+impl Drop for Lv2Proc {
+    fn drop(&mut self) {
+        if let Some(i) = self.instance.take() {
+            super::quiet::quietly(move || drop(i));
+        }
     }
 }
