@@ -111,6 +111,12 @@ fn print_report(path: &std::path::Path, patch: &ohmpatch_patch::Patch, r: &Analy
     for strip in &r.staging {
         print_strip(r, strip);
     }
+    if !r.measured.is_empty() {
+        println!(
+            "\nmeasured, not modelled (run on the test sine and on silence): {}",
+            r.measured.join(", ")
+        );
+    }
     if !r.warnings.is_empty() {
         println!();
     }

@@ -48,6 +48,12 @@ pub fn validate(
     for d in &diags {
         eprintln!("{d}");
     }
+    // A plugin that is not installed: kept, silent, and said so.
+    for (id, node) in &patch.nodes {
+        if let Some(why) = ohmpatch_patch::Catalogue::missing(registry, node) {
+            eprintln!("{origin}: warning: node \"{id}\": {why}");
+        }
+    }
     // File params that leave the patch's folder: refused by every command in
     // the words the engine uses when it builds the node.
     let refused = ohmpatch_patch::refused_paths(patch, registry, &patch_dir(path));

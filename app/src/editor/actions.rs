@@ -62,11 +62,20 @@ pub enum Action {
 
 /// A node to add, optionally wired to a dragged pin or into a wire.
 pub struct NewNode {
+    /// A kind's name, or for a member of a family (a plugin) the family's
+    /// name and the member's key after a space: `lv2 http://…`.
     pub kind: String,
     pub pos: (f32, f32),
     pub from: Option<Endpoint>,
     pub to: Option<Endpoint>,
     pub split: Option<Wire>,
+}
+
+impl NewNode {
+    /// The kind's name, without a member's key.
+    pub fn kind_name(&self) -> &str {
+        self.kind.split_once(' ').map_or(&self.kind, |(k, _)| k)
+    }
 }
 
 impl Editor {
@@ -81,7 +90,7 @@ impl Editor {
                 self.result(r);
             }
             Action::AddNode(n) => {
-                let id = self.doc.patch.unique_id(&n.kind);
+                let id = self.doc.patch.unique_id(n.kind_name());
                 self.add_node(id, n);
             }
             Action::AddNamed { id, node } => self.add_node(id, node),
@@ -95,7 +104,7 @@ impl Editor {
                     self.doc.patch.nodes.get(&w.to.node),
                 ) && d_from != d_to
                     && !self.doc.patch.wires.iter().any(|x| x.to.node == w.to.node)
-                    && let Some(kind) = self.registry.get(&node.kind)
+                    && let Some(kind) = self.registry.of(node)
                     && let Some(p) = domain_param(kind)
                     && let ParamKind::Choice { choices, .. } = &p.kind
                     && choices.iter().any(|c| c == d_from.name())
@@ -313,12 +322,18 @@ impl Editor {
     }
 
     pub(super) fn add_node(&mut self, id: String, n: NewNode) {
-        let Some(kind) = self.registry.get(&n.kind) else {
-            self.error(format!("there is no node kind \"{}\"", n.kind));
+        let (name, member) = n.kind.split_once(' ').unwrap_or((&n.kind, ""));
+        let Some(kind) = self.registry.resolve(name, Some(member)) else {
+            self.error(format!("there is no node kind \"{name}\""));
             return;
         };
         let spec = kind.spec();
-        let mut node = ohmpatch_patch::Node::new(n.kind.clone(), n.pos);
+        let mut node = ohmpatch_patch::Node::new(name, n.pos);
+        // A family's member (a plugin) is named by its param.
+        if let Some(p) = self.registry.get(name).and_then(|k| k.family_param()) {
+            node.params
+                .insert(p.to_string(), Value::Str(member.to_string()));
+        }
         // A kind that follows the wire takes the domain of the one it is
         // dropped on.
         let wire_domain = n

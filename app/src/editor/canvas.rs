@@ -84,7 +84,7 @@ pub fn node_view(registry: &Registry, id: &str, node: &ohmpatch_patch::Node) -> 
         outs: Vec::new(),
         display: None,
     };
-    if let Some(kind) = registry.get(&node.kind) {
+    if let Some(kind) = registry.of(node) {
         v.display = kind.display();
         let spec = kind.spec();
         let elec = kind.electrical(&Params::resolve(spec, &node.params));

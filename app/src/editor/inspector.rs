@@ -144,7 +144,7 @@ fn node_ui(
             });
         }
     });
-    let Some(kind) = registry.get(&node.kind) else {
+    let Some(kind) = registry.of(node) else {
         ui.label(RichText::new(format!("unknown node kind \"{}\"", node.kind)).color(theme::ERROR));
         return;
     };
@@ -357,7 +357,7 @@ fn node_ui(
             }
         }
     }
-    if let Some(d) = registry.get(&node.kind).and_then(|k| k.display()) {
+    if let Some(d) = registry.of(node).and_then(|k| k.display()) {
         ui.separator();
         probe_plot(ui, live, id, d, true);
     }

@@ -4,7 +4,7 @@
 use super::{Action, Editor, NewNode};
 use bevy_egui::egui::{self, RichText, Ui};
 use ohmpatch_engine::{NodeKind, Registry};
-use ohmpatch_patch::{Direction, Domain, KindSpec, Wire};
+use ohmpatch_patch::{Direction, Domain, Wire};
 
 /// The open palette: where the node goes, and the wire it goes into.
 pub struct Palette {
@@ -29,22 +29,51 @@ pub fn fits(kind: &dyn NodeKind, dir: Direction, domain: Domain) -> bool {
     })
 }
 
-/// Kinds matching `query` (every word is in the name or the help), best first.
+/// One line of the list: what a pick adds (`NewNode::kind`), its title,
+/// its help, and whether it is a plugin (listed in its own section).
+pub struct Entry<'a> {
+    pub pick: String,
+    pub title: String,
+    pub help: &'a str,
+    pub plugin: bool,
+}
+
+/// Kinds and plugins matching `query` (every word is in the name or the
+/// help, where a plugin's class is), best first, kinds before plugins.
 pub fn matches<'a>(
     registry: &'a Registry,
     query: &str,
     fit: Option<(Direction, Domain)>,
-) -> Vec<&'a KindSpec> {
+) -> Vec<Entry<'a>> {
     let words: Vec<String> = query.split_whitespace().map(|w| w.to_lowercase()).collect();
-    let mut out: Vec<(u8, &KindSpec)> = registry
+    let kinds = registry
         .iter()
-        .filter(|k| fit.is_none_or(|(d, dom)| fits(*k, d, dom)))
-        .map(|k| k.spec())
-        .filter_map(|s| {
-            let name = s.kind.to_lowercase();
-            let help = s.help.to_lowercase();
+        .filter(|k| k.family_param().is_none())
+        .map(|k| (k.spec().kind.to_string(), k.spec().kind.to_string(), k, false));
+    // A family's members (plugins), titled by the first words of their help.
+    let members = registry
+        .iter()
+        .filter(|k| k.family_param().is_some())
+        .flat_map(|f| registry.members(&f.spec().kind))
+        .map(|(key, k)| {
+            let s = k.spec();
+            let title = s.help.split(" (").next().unwrap_or(key).to_string();
+            (format!("{} {key}", s.kind), title, k, true)
+        });
+    let mut out: Vec<(bool, u8, Entry)> = kinds
+        .chain(members)
+        .filter(|(_, _, k, _)| fit.is_none_or(|(d, dom)| fits(*k, d, dom)))
+        .filter_map(|(pick, title, k, plugin)| {
+            let name = title.to_lowercase();
+            let help = k.spec().help.to_lowercase();
+            let entry = Entry {
+                pick,
+                title,
+                help: k.spec().help.as_ref(),
+                plugin,
+            };
             if words.is_empty() {
-                return Some((2, s));
+                return Some((plugin, 2, entry));
             }
             if !words
                 .iter()
@@ -59,11 +88,11 @@ pub fn matches<'a>(
             } else {
                 2
             };
-            Some((rank, s))
+            Some((plugin, rank, entry))
         })
         .collect();
-    out.sort_by(|a, b| (a.0, &a.1.kind).cmp(&(b.0, &b.1.kind)));
-    out.into_iter().map(|(_, s)| s).collect()
+    out.sort_by(|a, b| (a.0, a.1, &a.2.title).cmp(&(b.0, b.1, &b.2.title)));
+    out.into_iter().map(|(_, _, e)| e).collect()
 }
 
 /// A search field and the matching kinds; returns the kind picked (a click,
@@ -112,7 +141,7 @@ pub fn list(
     let enter = enter && (field.has_focus() || field.lost_focus());
     if enter && let Some(s) = found.get(sel) {
         ui.data_mut(|d| d.remove::<(usize, String)>(sel_id));
-        return Some(s.kind.to_string());
+        return Some(s.pick.clone());
     }
     let mut picked = None;
     egui::ScrollArea::vertical()
@@ -121,17 +150,23 @@ pub fn list(
             if found.is_empty() {
                 ui.label(RichText::new("no node kind matches").weak());
             }
+            let mut heading = false;
             for (k, s) in found.into_iter().enumerate() {
+                if s.plugin && !heading {
+                    heading = true;
+                    ui.separator();
+                    ui.label(RichText::new("Plugins (LV2)").strong());
+                }
                 let first_line = s.help.lines().next().unwrap_or("");
                 let r = ui
-                    .selectable_label(k == sel, RichText::new(s.kind.to_string()).strong())
-                    .on_hover_text(s.help.as_ref());
+                    .selectable_label(k == sel, RichText::new(s.title.as_str()).strong())
+                    .on_hover_text(s.help);
                 if k == sel && (down || up) {
                     r.scroll_to_me(None);
                 }
                 ui.add(egui::Label::new(RichText::new(first_line).small().weak()).wrap());
                 if r.clicked() {
-                    picked = Some(s.kind.to_string());
+                    picked = Some(s.pick.clone());
                 }
             }
         });

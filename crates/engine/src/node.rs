@@ -437,12 +437,10 @@ pub trait NodeKind: Send + Sync {
         None
     }
 
-    /// Something about this node the user must know that is not an error:
-    /// a placeholder for a plugin that is not installed. `check`, `render`
-    /// and the editor show it.
-    fn notice(&self, params: &Params) -> Option<String> {
-        let _ = params;
-        None
+    /// Whether `analyze` measures the running processor (a plugin, a
+    /// black box) instead of working from a model; `check` says so.
+    fn measured(&self) -> bool {
+        false
     }
 
     /// A probe with a display: what the editor draws for it. The editor asks

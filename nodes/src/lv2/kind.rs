@@ -111,12 +111,6 @@ impl NodeKind for Missing {
     fn family_param(&self) -> Option<&'static str> {
         Some(URI)
     }
-    fn notice(&self, params: &Params) -> Option<String> {
-        Some(format!(
-            "{}; the node is kept as written and plays silence",
-            missing_text(params)
-        ))
-    }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         electrical_of(&self.spec, params)
     }
@@ -258,6 +252,9 @@ impl NodeKind for Lv2Kind {
     }
     fn electrical(&self, params: &Params) -> Vec<PortElectrical> {
         electrical_of(&self.spec, params)
+    }
+    fn measured(&self) -> bool {
+        true
     }
     fn latency(&self, params: &Params, env: &mut BuildEnv) -> usize {
         ohmpatch_engine::latency_of_built(self, params, env)

@@ -382,6 +382,16 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
         outputs,
         warnings,
         staging: Vec::new(),
+        measured: schedule
+            .nodes
+            .iter()
+            .filter(|n| {
+                registry
+                    .of_params(&n.kind, &n.params)
+                    .is_some_and(|k| k.measured())
+            })
+            .map(|n| n.id.clone())
+            .collect(),
     };
     report.staging = report.strips();
     report

@@ -96,6 +96,9 @@ pub struct Analysis {
     pub warnings: Vec<Finding>,
     /// The gain-staging view: for each output, its main chain from a source.
     pub staging: Vec<Strip>,
+    /// Nodes whose levels were measured by running them (plugins, black
+    /// boxes), not worked out from a model.
+    pub measured: Vec<String>,
 }
 
 /// One output's chain from its loudest source, wire by wire, for the
