@@ -123,3 +123,40 @@ fn a_missing_plugin_loads_warns_plays_silence_and_saves_unchanged() {
     let out = render(r, &text, 9600);
     assert!(out[0].iter().all(|v| *v == 0.0));
 }
+
+const SWH_LIMITER: &str = "http://plugin.org.uk/swh-plugins/fastLookaheadLimiter";
+
+/// A square's edges through SWH's lookahead limiter (its source delays by
+/// `(int)(0.005 * fs)`, 240 samples at 48 kHz, and reports that on its
+/// latency port), and with `dry` the square straight as well, summed.
+fn lookahead(dry: bool) -> String {
+    let dry_wire = if dry { r#", ("c.out", "m.in2")"# } else { "" };
+    format!(
+        r#"(version: 1, nodes: {{
+        "c": (kind: "tone", params: {{"waveform": "square", "freq_hz": 5.0, "level_dbu": -20.0}}),
+        "lim": (kind: "lv2", params: {{"uri": "{SWH_LIMITER}", "limit": 0.0}}),
+        "m": (kind: "mixer"),
+        "o": (kind: "output", params: {{"limiter": false}}),
+    }}, wires: [("c.out", "lim.in_1"), ("lim.out_1", "m.in1"){dry_wire}, ("m.out", "o.in")])"#
+    )
+}
+
+/// The first sample after `from` where the signal steps by more than half
+/// its largest step.
+fn first_edge(x: &[f32], from: usize) -> usize {
+    let d: Vec<f32> = x.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+    let top = d[from..].iter().fold(0f32, |m, v| m.max(*v));
+    from + d[from..].iter().position(|v| *v > top * 0.5).unwrap()
+}
+
+#[test]
+fn a_plugins_reported_latency_is_compensated() {
+    let wet = render(registry(&[SWH_LIMITER]), &lookahead(false), 24_000);
+    let both = render(registry(&[SWH_LIMITER]), &lookahead(true), 24_000);
+    // The square's edges: at 5 Hz, every 4,800 samples from 0.
+    let late = first_edge(&wet[0], 1_000);
+    assert!((4_800 + 236..4_800 + 244).contains(&late), "wet edge at {late}");
+    // With compensation the dry edge is delayed to meet it: one edge, twice
+    // as tall, where the wet one was.
+    assert_eq!(first_edge(&both[0], 1_000), late);
+}
