@@ -282,6 +282,10 @@ fn patch_from_registry(rng: &mut Rng) -> Patch {
                     ][pick(rng, 7)]
                     .into(),
                 ),
+                // A plugin's URI: none of these is installed.
+                ParamKind::Text { .. } => {
+                    Value::Str(["", "urn:ohmpatch:none"][pick(rng, 2)].into())
+                }
             };
             n.params.insert(param.name.to_string(), v);
         }

@@ -280,6 +280,8 @@ fn new_values(kind: &ParamKind) -> Vec<Value> {
         ParamKind::Bool { default } => vec![Value::Bool(!default)],
         // A file param always rebuilds; the bench has one file to offer.
         ParamKind::Path { .. } => Vec::new(),
+        // Text names what the node is (a plugin): another is another kind.
+        ParamKind::Text { .. } => Vec::new(),
     }
 }
 
