@@ -121,6 +121,9 @@ fn parse_args() -> Result<Args, String> {
 struct Editor {
     base: Patch,
     knob: Option<String>,
+    /// Each LV2 plugin's first numeric control, with its range, turned
+    /// with the knob: live control changes reaching the plugins.
+    plugin_knobs: Vec<(String, String, f64, f64)>,
     tap: Option<Wire>,
     inserted: bool,
     edits: u64,
@@ -129,7 +132,24 @@ struct Editor {
 }
 
 impl Editor {
-    fn new(base: Patch) -> Editor {
+    fn new(base: Patch, registry: &ohmpatch_engine::Registry) -> Editor {
+        let plugin_knobs = base
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.kind == "lv2")
+            .filter_map(|(id, n)| {
+                let spec = registry.of(n)?.spec();
+                spec.params
+                    .iter()
+                    .skip(ohmpatch_nodes::lv2::kind::FIRST_CONTROL)
+                    .find_map(|p| match p.kind {
+                        ohmpatch_patch::ParamKind::Number { min, max, .. } => {
+                            Some((id.clone(), p.name.to_string(), min, max))
+                        }
+                        _ => None,
+                    })
+            })
+            .collect();
         let knob = base
             .nodes
             .iter()
@@ -152,6 +172,7 @@ impl Editor {
         Editor {
             base,
             knob,
+            plugin_knobs,
             tap,
             inserted: false,
             edits: 0,
@@ -161,6 +182,7 @@ impl Editor {
     }
 
     fn knob(&mut self, engine: &mut Engine, t: f64) {
+        self.knob_plugins(engine, t);
         let Some(id) = self.knob.clone() else { return };
         let base = self.base.nodes[&id]
             .params
@@ -174,6 +196,18 @@ impl Editor {
             self.edits += 1;
         }
         self.edit_ns_max = self.edit_ns_max.max(t0.elapsed().as_nanos() as u64);
+    }
+
+    fn knob_plugins(&mut self, engine: &mut Engine, t: f64) {
+        for (id, name, min, max) in self.plugin_knobs.clone() {
+            // Across the middle half of the control's range.
+            let v = min + (max - min) * (0.5 + 0.25 * (t * std::f64::consts::PI).sin());
+            let t0 = Instant::now();
+            if engine.set_param(&id, &name, Value::Number(v)).is_ok() {
+                self.edits += 1;
+            }
+            self.edit_ns_max = self.edit_ns_max.max(t0.elapsed().as_nanos() as u64);
+        }
     }
 
     fn toggle(&mut self, engine: &mut Engine) {
@@ -257,7 +291,9 @@ fn main() {
         channel_map: ChannelMap::Param,
         ..EngineConfig::default()
     };
-    let mut engine = Engine::new(ohmpatch_nodes::shared_registry(), config);
+    // Installed LV2 plugins too, so a patch may use them.
+    let registry = Arc::new(ohmpatch_nodes::registry_with_plugins());
+    let mut engine = Engine::new(registry.clone(), config);
     if let Err(e) = engine.set_patch(&patch) {
         eprintln!("{}: {e}", args.patch.display());
         std::process::exit(1);
@@ -305,7 +341,7 @@ fn main() {
         std::process::exit(1);
     }
 
-    let mut editor = Editor::new(patch);
+    let mut editor = Editor::new(patch, &registry);
     let t0 = Instant::now();
     let mut next_knob = 0.0;
     let mut next_toggle = 0.5;
