@@ -10,6 +10,7 @@ packages=(
   xvfb xdotool mesa-vulkan-drivers libvulkan1
   libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0 libx11-xcb1
   sox espeak-ng
+  liblilv-dev swh-lv2 guitarix-lv2
 )
 
 missing=()

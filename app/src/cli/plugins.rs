@@ -73,7 +73,7 @@ fn plugin_json(p: &PluginInfo) -> serde_json::Value {
         "audio_inputs": p.audio_inputs,
         "audio_outputs": p.audio_outputs,
         "controls": controls,
-        "control_outputs": p.control_outputs,
+        "control_outputs": p.control_outputs.iter().map(|(s, _)| s).collect::<Vec<_>>(),
         "hostable": p.refused.is_none(),
         "refused": p.refused,
     })

@@ -289,6 +289,18 @@ fn node_ui(
                 ui.end_row();
             }
         });
+    // A plugin's control outputs, as it last wrote them: read-only.
+    if let Some(co) = live
+        .engine
+        .probe::<ohmpatch_nodes::lv2::run::ControlOutputs>(id)
+        && !co.names.is_empty()
+    {
+        ui.separator();
+        ui.label(RichText::new("Plugin outputs").strong());
+        for (name, v) in co.names.iter().zip(co.values()) {
+            ui.label(RichText::new(format!("{name} = {v:.3}")).monospace());
+        }
+    }
     ui.separator();
     ui.label(RichText::new("Ports").strong());
     let view = super::canvas::node_view(registry, id, node);

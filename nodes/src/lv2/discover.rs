@@ -38,8 +38,9 @@ pub struct PluginInfo {
     pub audio_inputs: Vec<String>,
     pub audio_outputs: Vec<String>,
     pub controls: Vec<Control>,
-    /// Control outputs by symbol (meters, the latency report).
-    pub control_outputs: Vec<String>,
+    /// Control outputs by symbol, with their port index (meters, the
+    /// latency report).
+    pub control_outputs: Vec<(String, usize)>,
     /// The control output that reports the plugin's latency, by port index.
     #[serde(skip)]
     pub latency_port: Option<usize>,
@@ -73,6 +74,37 @@ pub fn catalog() -> &'static Catalog {
 fn discover() -> Catalog {
     let world = livi::World::new();
     let mut plugins: Vec<PluginInfo> = world.iter_plugins().map(|p| describe(&world, &p)).collect();
+    // Plugins livi leaves out: it cannot give what they require.
+    let supported = livi::Features::supported_features();
+    for p in world.raw().plugins().iter() {
+        let uri = p.uri().as_uri().unwrap_or("").to_string();
+        if uri.is_empty() || plugins.iter().any(|q| q.uri == uri) {
+            continue;
+        }
+        let needs: Vec<String> = p
+            .required_features()
+            .iter()
+            .filter_map(|f| f.as_uri().map(str::to_string))
+            .filter(|f| !supported.contains(f.as_str()))
+            .collect();
+        plugins.push(PluginInfo {
+            name: p.name().as_str().unwrap_or(&uri).to_string(),
+            class: p.class().label().as_str().unwrap_or("Plugin").to_string(),
+            uri,
+            audio_inputs: Vec::new(),
+            audio_outputs: Vec::new(),
+            controls: Vec::new(),
+            control_outputs: Vec::new(),
+            latency_port: None,
+            atom_inputs: 0,
+            atom_outputs: 0,
+            refused: Some(if needs.is_empty() {
+                "it has a port of a type ohmpatch cannot connect".into()
+            } else {
+                format!("it requires {}", needs.join(", "))
+            }),
+        });
+    }
     plugins.sort_by(|a, b| a.name.cmp(&b.name).then(a.uri.cmp(&b.uri)));
     Catalog { world, plugins }
 }
@@ -116,7 +148,9 @@ fn describe(world: &livi::World, p: &livi::Plugin) -> PluginInfo {
         match port.port_type {
             PortType::AudioInput => info.audio_inputs.push(port.symbol.clone()),
             PortType::AudioOutput => info.audio_outputs.push(port.symbol.clone()),
-            PortType::ControlOutput => info.control_outputs.push(port.symbol.clone()),
+            PortType::ControlOutput => info
+                .control_outputs
+                .push((port.symbol.clone(), port.index.0)),
             PortType::AtomSequenceOutput => info.atom_outputs += 1,
             PortType::AtomSequenceInput => {
                 if lport.as_ref().is_some_and(|l| l.supports_event(&midi)) {

@@ -98,10 +98,11 @@ impl Default for Missing {
 }
 
 fn missing_text(params: &Params) -> String {
-    format!(
-        "LV2 plugin {:?} is not installed",
-        params.text_named(URI).unwrap_or("")
-    )
+    let uri = params.text_named(URI).unwrap_or("");
+    match super::catalog().get(uri).and_then(|p| p.refused.as_ref()) {
+        Some(why) => format!("LV2 plugin {uri:?} cannot be hosted: {why}"),
+        None => format!("LV2 plugin {uri:?} is not installed"),
+    }
 }
 
 impl NodeKind for Missing {
@@ -260,7 +261,9 @@ impl NodeKind for Lv2Kind {
         ohmpatch_engine::latency_of_built(self, params, env)
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
-        Ok(Box::new(Lv2Proc::new(&self.info, params, env.sample_rate)?))
+        let p = Lv2Proc::new(&self.info, params, env.sample_rate)?;
+        env.publish(p.control_outputs());
+        Ok(Box::new(p))
     }
     fn analyze(&self, params: &Params, ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
         super::measure::analyze(self, params, ctx, inputs)

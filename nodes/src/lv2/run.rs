@@ -8,7 +8,27 @@ use super::kind::{FIRST_CONTROL, Lv2Kind, full_scale_v};
 use livi::event::LV2AtomSequence;
 use livi::{EmptyPortConnections, PortIndex};
 use ohmpatch_engine::{MAX_BLOCK, Params, ProcessContext, Processor};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
+
+/// A plugin's control outputs (meters, its latency report) as it last
+/// wrote them, for the editor to show read-only (`Engine::probe`).
+pub struct ControlOutputs {
+    pub names: Vec<String>,
+    /// Port indices, in `names` order.
+    ports: Vec<usize>,
+    /// `f32` bits, written by the audio thread after each run.
+    values: Vec<AtomicU32>,
+}
+
+impl ControlOutputs {
+    pub fn values(&self) -> Vec<f32> {
+        self.values
+            .iter()
+            .map(|v| f32::from_bits(v.load(Ordering::Relaxed)))
+            .collect()
+    }
+}
 
 /// Bytes for each empty atom sequence a plugin is given.
 const ATOM_CAPACITY: usize = 1024;
@@ -40,12 +60,18 @@ pub struct Lv2Proc {
     to_float: f32,
     to_volts: f32,
     latency: usize,
+    outputs: Arc<ControlOutputs>,
 }
 
 impl Lv2Proc {
     /// Instantiate and activate the plugin with these params (control
     /// thread), and run it one block on silence to read the latency it
     /// reports.
+    /// The control outputs it publishes for the editor.
+    pub fn control_outputs(&self) -> Arc<ControlOutputs> {
+        self.outputs.clone()
+    }
+
     pub fn new(info: &PluginInfo, params: &Params, sample_rate: f64) -> Result<Lv2Proc, String> {
         let plugin = super::catalog()
             .world
@@ -77,6 +103,15 @@ impl Lv2Proc {
             to_float: (1.0 / fs) as f32,
             to_volts: fs as f32,
             latency: 0,
+            outputs: Arc::new(ControlOutputs {
+                names: info.control_outputs.iter().map(|(s, _)| s.clone()).collect(),
+                ports: info.control_outputs.iter().map(|(_, i)| *i).collect(),
+                values: info
+                    .control_outputs
+                    .iter()
+                    .map(|_| AtomicU32::new(0))
+                    .collect(),
+            }),
         };
         for (i, v) in params.values().iter().enumerate().skip(FIRST_CONTROL) {
             p.set_param(i, v.as_f64());
@@ -139,6 +174,10 @@ impl Processor for Lv2Proc {
             for x in o[..n].iter_mut() {
                 *x *= self.to_volts;
             }
+        }
+        for (v, port) in self.outputs.values.iter().zip(&self.outputs.ports) {
+            let x = instance.control_output(PortIndex(*port)).unwrap_or(0.0);
+            v.store(x.to_bits(), Ordering::Relaxed);
         }
     }
 
