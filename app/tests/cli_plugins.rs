@@ -17,7 +17,10 @@ fn ohmpatch(args: &[&str], lv2_path: Option<&Path>) -> Output {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn tmpdir(tag: &str) -> PathBuf {
@@ -29,7 +32,10 @@ fn tmpdir(tag: &str) -> PathBuf {
 
 fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout))
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&o.stdout)
+        )
     })
 }
 
@@ -49,10 +55,14 @@ fn plugins_lists_what_lilv_finds_with_the_plugins_own_figures() {
     assert_eq!(amp["audio_outputs"], serde_json::json!(["output"]));
     let gain = &amp["controls"][0];
     assert_eq!(gain["symbol"], "gain");
-    assert_eq!((gain["min"].as_f64(), gain["max"].as_f64()), (Some(-70.0), Some(70.0)));
+    assert_eq!(
+        (gain["min"].as_f64(), gain["max"].as_f64()),
+        (Some(-70.0), Some(70.0))
+    );
     assert_eq!(gain["default"].as_f64(), Some(0.0));
     assert!(
-        list.iter().any(|p| p["uri"].as_str().unwrap().contains("guitarix")),
+        list.iter()
+            .any(|p| p["uri"].as_str().unwrap().contains("guitarix")),
         "Guitarix is not installed: run scripts/setup.sh (guitarix-lv2)"
     );
     // LV2_PATH names where to look: an empty folder holds none.
@@ -89,7 +99,14 @@ fn a_missing_plugin_is_named_by_render_and_plays_silence() {
     .unwrap();
     let wav = dir.join("m.wav");
     let o = ohmpatch(
-        &["render", patch.to_str().unwrap(), "--out", wav.to_str().unwrap(), "--seconds", "0.2"],
+        &[
+            "render",
+            patch.to_str().unwrap(),
+            "--out",
+            wav.to_str().unwrap(),
+            "--seconds",
+            "0.2",
+        ],
         None,
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

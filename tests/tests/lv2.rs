@@ -155,7 +155,10 @@ fn a_plugins_reported_latency_is_compensated() {
     let both = render(registry(&[SWH_LIMITER]), &lookahead(true), 24_000);
     // The square's edges: at 5 Hz, every 4,800 samples from 0.
     let late = first_edge(&wet[0], 1_000);
-    assert!((4_800 + 236..4_800 + 244).contains(&late), "wet edge at {late}");
+    assert!(
+        (4_800 + 236..4_800 + 244).contains(&late),
+        "wet edge at {late}"
+    );
     // With compensation the dry edge is delayed to meet it: one edge, twice
     // as tall, where the wet one was.
     assert_eq!(first_edge(&both[0], 1_000), late);

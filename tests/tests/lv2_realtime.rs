@@ -63,11 +63,19 @@ fn plugins_run_and_change_controls_without_allocating_and_at_the_next_block() {
     for step in 0..400 {
         if step % 40 == 20 {
             let on = (step / 40) % 2 == 0;
-            e.set_patch(&set(&base, if on { -20.0 } else { 0.0 }, if on { 0.9 } else { 0.1 }))
-                .unwrap();
+            e.set_patch(&set(
+                &base,
+                if on { -20.0 } else { 0.0 },
+                if on { 0.9 } else { 0.1 },
+            ))
+            .unwrap();
         }
         assert_no_alloc(|| core.run_block(block, &[], 0));
-        peaks.push((step, peak(core.device_out(0, block)), peak(core.device_out(1, block))));
+        peaks.push((
+            step,
+            peak(core.device_out(0, block)),
+            peak(core.device_out(1, block)),
+        ));
         e.maintain();
     }
     e.return_core(core);
@@ -81,8 +89,18 @@ fn plugins_run_and_change_controls_without_allocating_and_at_the_next_block() {
         let want = if quiet { -48.0 } else { -28.0 };
         let settled = !matches!(phase, 20 | 60);
         if settled {
-            assert!((db(p) - want).abs() < 0.05, "block {step}: {:.2} dBFS, want {want}", db(p));
+            assert!(
+                (db(p) - want).abs() < 0.05,
+                "block {step}: {:.2} dBFS, want {want}",
+                db(p)
+            );
         }
     }
-    assert!(peaks.iter().skip(10).all(|&(_, _, d)| d > 0.0 && d.is_finite()), "the pedal plays");
+    assert!(
+        peaks
+            .iter()
+            .skip(10)
+            .all(|&(_, _, d)| d > 0.0 && d.is_finite()),
+        "the pedal plays"
+    );
 }

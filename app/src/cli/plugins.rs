@@ -15,7 +15,9 @@ pub fn run(as_json: bool) -> u8 {
         return 0;
     }
     if plugins.is_empty() {
-        println!("no LV2 plugins found (LV2_PATH, ~/.lv2, /usr/lib/lv2 and /usr/local/lib/lv2 were searched)");
+        println!(
+            "no LV2 plugins found (LV2_PATH, ~/.lv2, /usr/lib/lv2 and /usr/local/lib/lv2 were searched)"
+        );
     }
     for p in plugins {
         println!("{}  —  {} ({})", p.uri, p.name, p.class);

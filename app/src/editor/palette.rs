@@ -49,7 +49,14 @@ pub fn matches<'a>(
     let kinds = registry
         .iter()
         .filter(|k| k.family_param().is_none())
-        .map(|k| (k.spec().kind.to_string(), k.spec().kind.to_string(), k, false));
+        .map(|k| {
+            (
+                k.spec().kind.to_string(),
+                k.spec().kind.to_string(),
+                k,
+                false,
+            )
+        });
     // A family's members (plugins), titled by the first words of their help.
     let members = registry
         .iter()

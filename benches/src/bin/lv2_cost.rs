@@ -22,7 +22,9 @@ fn main() {
     let registry = ohmpatch_nodes::registry_with_plugins();
     let sr = 48_000.0;
     for uri in &uris {
-        let Some(kind) = registry.resolve("lv2", Some(uri)).filter(|k| k.family_param().is_none())
+        let Some(kind) = registry
+            .resolve("lv2", Some(uri))
+            .filter(|k| k.family_param().is_none())
         else {
             eprintln!("{uri}: not installed or cannot be hosted");
             std::process::exit(1);

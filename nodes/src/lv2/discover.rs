@@ -123,12 +123,7 @@ fn describe(world: &livi::World, p: &livi::Plugin) -> PluginInfo {
     let mut info = PluginInfo {
         uri: p.uri(),
         name: p.name(),
-        class: raw
-            .class()
-            .label()
-            .as_str()
-            .unwrap_or("Plugin")
-            .to_string(),
+        class: raw.class().label().as_str().unwrap_or("Plugin").to_string(),
         audio_inputs: Vec::new(),
         audio_outputs: Vec::new(),
         controls: Vec::new(),
@@ -213,7 +208,9 @@ fn describe(world: &livi::World, p: &livi::Plugin) -> PluginInfo {
         }
     }
     if info.audio_inputs.len() > MAX_PORTS || info.audio_outputs.len() > MAX_PORTS {
-        refusals.push(format!("it has more than {MAX_PORTS} audio ports on a side"));
+        refusals.push(format!(
+            "it has more than {MAX_PORTS} audio ports on a side"
+        ));
     }
     if let Some(why) = refusals.into_iter().next() {
         refuse(why);

@@ -48,7 +48,14 @@ fn wrapper_params() -> Vec<ParamSpec> {
         ),
         domain_param(DOMAIN, "line"),
         log_number(Z_IN_OHM, 1.0, 1e7, 10_000.0, "Ω", "Input impedance."),
-        number(Z_OUT_OHM, 0.0, 1e5, 100.0, "Ω", "Output (source) impedance; 0 is ideal."),
+        number(
+            Z_OUT_OHM,
+            0.0,
+            1e5,
+            100.0,
+            "Ω",
+            "Output (source) impedance; 0 is ideal.",
+        ),
     ]
 }
 
@@ -197,7 +204,10 @@ impl Lv2Kind {
     /// refused in words.
     pub fn new(info: PluginInfo) -> Result<Lv2Kind, String> {
         if let Some(why) = &info.refused {
-            return Err(format!("{} ({}) cannot be hosted: {why}", info.name, info.uri));
+            return Err(format!(
+                "{} ({}) cannot be hosted: {why}",
+                info.name, info.uri
+            ));
         }
         let mut params = vec![uri_param(
             info.uri.clone().into(),
@@ -221,7 +231,11 @@ impl Lv2Kind {
         ports.extend(info.audio_outputs.iter().map(|n| port(n, Direction::Out)));
         let spec = KindSpec {
             kind: KIND.into(),
-            help: format!("{} ({}), an LV2 plugin: {}", info.name, info.class, info.uri).into(),
+            help: format!(
+                "{} ({}), an LV2 plugin: {}",
+                info.name, info.class, info.uri
+            )
+            .into(),
             ports,
             params,
         };
@@ -237,7 +251,11 @@ impl Lv2Kind {
     /// the engine sends it (a choice's index becomes its scale point).
     pub fn control_value(c: &Control, value: f64) -> f32 {
         if c.toggled {
-            return if value != 0.0 { c.max as f32 } else { c.min as f32 };
+            return if value != 0.0 {
+                c.max as f32
+            } else {
+                c.min as f32
+            };
         }
         if !c.choices.is_empty() {
             let i = (value.max(0.0) as usize).min(c.choices.len() - 1);

@@ -31,7 +31,12 @@ pub type Cache = Mutex<HashMap<String, Arc<Mutex<Measured>>>>;
 
 /// Run a fresh instance `SETTLE + MEASURE` frames with `input` (floats)
 /// on every input port; the measured part of each output.
-fn run(kind: &Lv2Kind, params: &Params, sr: f64, input: impl Fn(usize) -> f32) -> Option<Vec<Vec<f32>>> {
+fn run(
+    kind: &Lv2Kind,
+    params: &Params,
+    sr: f64,
+    input: impl Fn(usize) -> f32,
+) -> Option<Vec<Vec<f32>>> {
     let mut p = Lv2Proc::new(&kind.info, params, sr).ok()?;
     // Silence in the plugin's floats is silence in volts: the wrapper's
     // scaling is undone here by feeding volts of `input · fs`.
@@ -68,7 +73,12 @@ fn run(kind: &Lv2Kind, params: &Params, sr: f64, input: impl Fn(usize) -> f32) -
     Some(outs)
 }
 
-pub fn analyze(kind: &Lv2Kind, params: &Params, ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {
+pub fn analyze(
+    kind: &Lv2Kind,
+    params: &Params,
+    ctx: &AnalysisContext,
+    inputs: &[Level],
+) -> StageAnalysis {
     let n_out = kind.info.audio_outputs.len();
     let input = if inputs.is_empty() {
         Level::SILENT
@@ -93,7 +103,7 @@ pub fn analyze(kind: &Lv2Kind, params: &Params, ctx: &AnalysisContext, inputs: &
         PROBE_FS
     };
     let tk = (ctx.freq.to_bits(), probe.to_bits());
-    if !m.tones.contains_key(&tk) {
+    if let std::collections::hash_map::Entry::Vacant(slot) = m.tones.entry(tk) {
         let w = std::f64::consts::TAU * ctx.freq / sr;
         let got = run(kind, params, sr, |i| (probe * (w * i as f64).sin()) as f32)
             .map(|o| {
@@ -102,7 +112,7 @@ pub fn analyze(kind: &Lv2Kind, params: &Params, ctx: &AnalysisContext, inputs: &
                 (levels, pk)
             })
             .unwrap_or((vec![0.0; n_out], 0.0));
-        m.tones.insert(tk, got);
+        slot.insert(got);
     }
     let (levels, pk) = m.tones[&tk].clone();
     if m.silence.is_none() {
@@ -120,7 +130,11 @@ pub fn analyze(kind: &Lv2Kind, params: &Params, ctx: &AnalysisContext, inputs: &
         let g = l / probe_rms;
         let noise = ((input.noise * g).powi(2) + own * own).sqrt();
         outputs.push(Level {
-            signal: if input.signal > 0.0 { l * full_scale_v(params) } else { 0.0 },
+            signal: if input.signal > 0.0 {
+                l * full_scale_v(params)
+            } else {
+                0.0
+            },
             noise,
             // Floats do not clip inside the plugin; what clips before it still does.
             clip: input.clip * g,

@@ -54,7 +54,7 @@ pub struct Lv2Proc {
     instance: Option<livi::Instance>,
     controls: Vec<Control>,
     /// Inputs turned from volts into the plugin's floats.
-    ins: Vec<Box<[f32; MAX_BLOCK]>>,
+    ins: Vec<[f32; MAX_BLOCK]>,
     atom_in: Vec<LV2AtomSequence>,
     atom_out: Vec<LV2AtomSequence>,
     to_float: f32,
@@ -81,19 +81,14 @@ impl Lv2Proc {
         // SAFETY: the plugin was found and described by lilv; ohmpatch keeps
         // to LV2's threading rules (instantiate and free here, run on the
         // audio thread only) and runs blocks within the bounds it announced.
-        let instance = super::quiet::quietly(|| unsafe {
-            plugin.instantiate(features.clone(), sample_rate)
-        })
-        .map_err(|e| format!("LV2 plugin {:?} could not be started: {e}", info.uri))?;
+        let instance =
+            super::quiet::quietly(|| unsafe { plugin.instantiate(features.clone(), sample_rate) })
+                .map_err(|e| format!("LV2 plugin {:?} could not be started: {e}", info.uri))?;
         let fs = full_scale_v(params);
         let mut p = Lv2Proc {
             instance: Some(instance),
             controls: info.controls.clone(),
-            ins: info
-                .audio_inputs
-                .iter()
-                .map(|_| Box::new([0.0; MAX_BLOCK]))
-                .collect(),
+            ins: info.audio_inputs.iter().map(|_| [0.0; MAX_BLOCK]).collect(),
             atom_in: (0..info.atom_inputs)
                 .map(|_| LV2AtomSequence::new(&features, ATOM_CAPACITY))
                 .collect(),
@@ -104,7 +99,11 @@ impl Lv2Proc {
             to_volts: fs as f32,
             latency: 0,
             outputs: Arc::new(ControlOutputs {
-                names: info.control_outputs.iter().map(|(s, _)| s.clone()).collect(),
+                names: info
+                    .control_outputs
+                    .iter()
+                    .map(|(s, _)| s.clone())
+                    .collect(),
                 ports: info.control_outputs.iter().map(|(_, i)| *i).collect(),
                 values: info
                     .control_outputs
@@ -117,7 +116,8 @@ impl Lv2Proc {
             p.set_param(i, v.as_f64());
         }
         if let Some(port) = info.latency_port {
-            let mut outs: Vec<Vec<f32>> = info.audio_outputs.iter().map(|_| vec![0.0; 64]).collect();
+            let mut outs: Vec<Vec<f32>> =
+                info.audio_outputs.iter().map(|_| vec![0.0; 64]).collect();
             let mut refs: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
             let ctx = ProcessContext {
                 sample_rate,

@@ -96,7 +96,10 @@ impl<'a> Net<'a> {
     }
 
     fn port_index(&self, node: usize, name: &str, dir: Direction) -> Option<usize> {
-        let kind = self.registry.of_params(&self.schedule.nodes[node].kind, &self.schedule.nodes[node].params)?;
+        let kind = self.registry.of_params(
+            &self.schedule.nodes[node].kind,
+            &self.schedule.nodes[node].params,
+        )?;
         kind.spec()
             .ports
             .iter()
