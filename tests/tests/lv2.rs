@@ -163,3 +163,38 @@ fn a_plugins_reported_latency_is_compensated() {
     // as tall, where the wet one was.
     assert_eq!(first_edge(&both[0], 1_000), late);
 }
+
+#[test]
+fn check_measures_a_nonlinear_plugin_as_a_render_does() {
+    // GxAmplifier-X driven hard by a +10 dBu sine: what `check` reports at
+    // the output (its own instance, run off the audio thread) against the
+    // rms of an offline render, as tests/tests/analysis.rs holds the models.
+    let r = registry(&[GX_AMP]);
+    let text = format!(
+        r#"(version: 1, nodes: {{
+        "t": (kind: "tone", params: {{"freq_hz": 110.0, "level_dbu": 9.8}}),
+        "gx": (kind: "lv2", params: {{"uri": "{GX_AMP}"}}),
+        "o": (kind: "output", params: {{"full_scale_dbu": 40.0, "limiter": false}}),
+    }}, wires: [("t.out", "gx.in"), ("gx.out", "o.in")])"#
+    );
+    let patch = load_str(&text, "gx.ohm.ron").unwrap();
+    let schedule = compile(&patch, &r, 48_000.0, &HashSet::new()).unwrap();
+    let report = analyze(&schedule, &r, 48_000.0, 110.0);
+    assert_eq!(report.measured, vec!["gx".to_string()]);
+    let predicted = report.outputs[0].levels.signal_db;
+    let out = render(r, &text, 144_000);
+    let tail = &out[0][96_000..];
+    let mean = tail.iter().map(|v| f64::from(*v)).sum::<f64>() / tail.len() as f64;
+    let rms = (tail
+        .iter()
+        .map(|v| (f64::from(*v) - mean).powi(2))
+        .sum::<f64>()
+        / tail.len() as f64)
+        .sqrt();
+    // dBFS of a sine's rms, as `check` states it (CONTRACT §1).
+    let rendered = 20.0 * (rms * std::f64::consts::SQRT_2).log10();
+    assert!(
+        (predicted - rendered).abs() < 0.5,
+        "check {predicted:.2} dBFS, render {rendered:.2} dBFS"
+    );
+}

@@ -158,6 +158,8 @@ pub struct Lv2Kind {
     pub info: PluginInfo,
     /// `check`'s measurements, per set of params.
     pub(crate) cache: super::measure::Cache,
+    /// Latencies reported, per set of params and rate.
+    latencies: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
 
 fn control_param(c: &Control, index: usize) -> ParamSpec {
@@ -244,6 +246,7 @@ impl Lv2Kind {
             spec,
             info,
             cache: Default::default(),
+            latencies: Default::default(),
         })
     }
 
@@ -275,8 +278,23 @@ impl NodeKind for Lv2Kind {
     fn measured(&self) -> bool {
         true
     }
+    /// Only a plugin with a latency port is built to ask it (once per set
+    /// of params and rate: the analysis asks on every edit).
     fn latency(&self, params: &Params, env: &mut BuildEnv) -> usize {
-        ohmpatch_engine::latency_of_built(self, params, env)
+        if self.info.latency_port.is_none() {
+            return 0;
+        }
+        let key = format!("{}{:?}", env.sample_rate, params.values());
+        let mut known = self.latencies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = known.get(&key) {
+            return *l;
+        }
+        let l = ohmpatch_engine::latency_of_built(self, params, env);
+        if known.len() >= 64 {
+            known.clear();
+        }
+        known.insert(key, l);
+        l
     }
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         let p = Lv2Proc::new(&self.info, params, env.sample_rate)?;

@@ -12,9 +12,17 @@ use ohmpatch_engine::{MAX_BLOCK, Params, ProcessContext, Processor};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Frames run before measuring, then measured (about 0.1 s and 0.7 s at 48 kHz).
-const SETTLE: usize = 4096;
-const MEASURE: usize = 32768;
+/// Frames run before measuring: a second for the level `check` reports (an
+/// amp simulation settles for most of one: GxAmplifier-X reads 0.7 dB low
+/// after 0.1 s), 0.1 s for the gain each noise band is scaled by. Then
+/// measured: a tone over 8,192 (three periods at the lowest band's 22 Hz),
+/// silence over 32,768 (0.7 s, so band power resolves the 20 Hz edge).
+const SETTLE: usize = 48_000;
+const SETTLE_BAND: usize = 4096;
+const TONE: usize = 8192;
+const SILENCE: usize = 32768;
+/// Sets of params kept; a knob dragged through many values starts afresh.
+const KEPT: usize = 16;
 /// The sine used when nothing reaches the plugin: −20 dB below full scale.
 const PROBE_FS: f64 = 0.1;
 
@@ -23,18 +31,30 @@ const PROBE_FS: f64 = 0.1;
 pub struct Measured {
     /// The first output on silence, in the plugin's floats.
     silence: Option<Vec<f32>>,
-    /// (frequency bits, input rms bits) → (output rms per output, output peak).
-    tones: HashMap<(u64, u64), (Vec<f64>, f64)>,
+    /// (frequency bits, input rms bits) → what each output gave.
+    tones: HashMap<(u64, u64), Vec<Tone>>,
+}
+
+/// One output's answer to a sine, in the plugin's floats.
+#[derive(Clone, Copy)]
+struct Tone {
+    /// The component at the test frequency: the gain for noise near it.
+    fundamental: f64,
+    /// Everything, DC removed, as a meter reads it: the signal level.
+    total: f64,
+    peak: f64,
 }
 
 pub type Cache = Mutex<HashMap<String, Arc<Mutex<Measured>>>>;
 
-/// Run a fresh instance `SETTLE + MEASURE` frames with `input` (floats)
+/// Run a fresh instance `settle + measure` frames with `input` (floats)
 /// on every input port; the measured part of each output.
 fn run(
     kind: &Lv2Kind,
     params: &Params,
     sr: f64,
+    settle: usize,
+    measure: usize,
     input: impl Fn(usize) -> f32,
 ) -> Option<Vec<Vec<f32>>> {
     let mut p = Lv2Proc::new(&kind.info, params, sr).ok()?;
@@ -43,8 +63,8 @@ fn run(
     let fs = full_scale_v(params) as f32;
     let n_in = kind.info.audio_inputs.len();
     let n_out = kind.info.audio_outputs.len();
-    let total = SETTLE + MEASURE;
-    let mut outs = vec![vec![0f32; MEASURE]; n_out];
+    let total = settle + measure;
+    let mut outs = vec![vec![0f32; measure]; n_out];
     let mut inb = [0f32; MAX_BLOCK];
     let mut ob = vec![[0f32; MAX_BLOCK]; n_out];
     let mut t = 0;
@@ -63,14 +83,24 @@ fn run(
         p.process(&ctx, &ins, &mut refs);
         for (o, b) in outs.iter_mut().zip(&ob) {
             for i in 0..n {
-                if t + i >= SETTLE {
-                    o[t + i - SETTLE] = b[i] / fs;
+                if t + i >= settle {
+                    o[t + i - settle] = b[i] / fs;
                 }
             }
         }
         t += n;
     }
     Some(outs)
+}
+
+/// Rms with the mean taken out, as a coupling capacitor and a meter would.
+fn ac_rms(x: &[f32]) -> f64 {
+    let mean = x.iter().map(|v| f64::from(*v)).sum::<f64>() / x.len().max(1) as f64;
+    (x.iter()
+        .map(|v| (f64::from(*v) - mean).powi(2))
+        .sum::<f64>()
+        / x.len().max(1) as f64)
+        .sqrt()
 }
 
 pub fn analyze(
@@ -87,14 +117,14 @@ pub fn analyze(
     };
     let sr = ctx.sample_rate;
     let key = format!("{sr}{:?}", params.values());
-    let cell = kind
-        .cache
-        .lock()
-        .expect("cache")
-        .entry(key)
-        .or_default()
-        .clone();
-    let mut m = cell.lock().expect("measured");
+    let cell = {
+        let mut cache = kind.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= KEPT && !cache.contains_key(&key) {
+            cache.clear();
+        }
+        cache.entry(key).or_default().clone()
+    };
+    let mut m = cell.lock().unwrap_or_else(|e| e.into_inner());
     // The sine: the level that arrives, or a probe when none does, so the
     // gain is known for the noise that arrives.
     let probe = if input.signal > 0.0 {
@@ -102,21 +132,43 @@ pub fn analyze(
     } else {
         PROBE_FS
     };
+    let settle = if ctx.band.is_none() {
+        SETTLE
+    } else {
+        SETTLE_BAND
+    };
     let tk = (ctx.freq.to_bits(), probe.to_bits());
     if let std::collections::hash_map::Entry::Vacant(slot) = m.tones.entry(tk) {
         let w = std::f64::consts::TAU * ctx.freq / sr;
-        let got = run(kind, params, sr, |i| (probe * (w * i as f64).sin()) as f32)
-            .map(|o| {
-                let levels = o.iter().map(|x| tone_level(x, sr, ctx.freq)).collect();
-                let pk = o.iter().map(|x| peak(x)).fold(0.0, f64::max);
-                (levels, pk)
-            })
-            .unwrap_or((vec![0.0; n_out], 0.0));
+        let got = run(kind, params, sr, settle, TONE, |i| {
+            (probe * (w * i as f64).sin()) as f32
+        })
+        .map(|o| {
+            o.iter()
+                .map(|x| Tone {
+                    fundamental: tone_level(x, sr, ctx.freq),
+                    total: ac_rms(x),
+                    peak: peak(x),
+                })
+                .collect()
+        })
+        .unwrap_or_else(|| {
+            vec![
+                Tone {
+                    fundamental: 0.0,
+                    total: 0.0,
+                    peak: 0.0
+                };
+                n_out
+            ]
+        });
         slot.insert(got);
     }
-    let (levels, pk) = m.tones[&tk].clone();
+    let tones = m.tones[&tk].clone();
+    let pk = tones.iter().map(|t| t.peak).fold(0.0, f64::max);
     if m.silence.is_none() {
-        m.silence = run(kind, params, sr, |_| 0.0).and_then(|o| o.into_iter().next());
+        m.silence =
+            run(kind, params, sr, SETTLE_BAND, SILENCE, |_| 0.0).and_then(|o| o.into_iter().next());
     }
     let (lo, hi) = ctx.band.unwrap_or(NOISE_BAND);
     let own = m
@@ -125,13 +177,14 @@ pub fn analyze(
         .map_or(0.0, |s| band_rms(s, sr, lo, hi) * full_scale_v(params));
     let probe_rms = probe / std::f64::consts::SQRT_2;
     let mut outputs = Vec::with_capacity(n_out);
-    for l in &levels {
-        // Levels are in the plugin's floats: `l / probe_rms` is the gain.
-        let g = l / probe_rms;
+    for t in &tones {
+        // Levels are in the plugin's floats: `fundamental / probe_rms` is
+        // the gain at this frequency.
+        let g = t.fundamental / probe_rms;
         let noise = ((input.noise * g).powi(2) + own * own).sqrt();
         outputs.push(Level {
             signal: if input.signal > 0.0 {
-                l * full_scale_v(params)
+                t.total * full_scale_v(params)
             } else {
                 0.0
             },
