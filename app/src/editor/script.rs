@@ -3,7 +3,7 @@
 //! produce. Tests use it; it is also handy to reproduce a bug.
 //!
 //! ```text
-//! add ID KIND X Y          connect A.out B.in       disconnect A.out B.in
+//! add ID KIND X Y [KEY]    connect A.out B.in       disconnect A.out B.in
 //! set ID PARAM VALUE       reset ID PARAM           move ID X Y
 //! delete ID                undo                     redo
 //! save [PATH]              open PATH                new
@@ -46,6 +46,17 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
                 id: id.to_string(),
                 node: NewNode {
                     kind: kind.to_string(),
+                    pos: (num(x)?, num(y)?),
+                    from: None,
+                    to: None,
+                    split: None,
+                },
+            }),
+            // A family's member: `add fx lv2 100 100 http://…`.
+            ["add", id, kind, x, y, key] => act(Action::AddNamed {
+                id: id.to_string(),
+                node: NewNode {
+                    kind: format!("{kind} {key}"),
                     pos: (num(x)?, num(y)?),
                     from: None,
                     to: None,
