@@ -179,6 +179,14 @@ pub(super) fn status_bar(root: &mut egui::Ui, ed: &mut Editor) {
                     ))
                     .color(theme::WARN),
                 );
+            } else if let Some((id, n)) = slow_plugin(ed) {
+                ui.separator();
+                ui.label(
+                    RichText::new(format!(
+                        "plugin node \"{id}\" took longer than real time {n} times"
+                    ))
+                    .color(theme::WARN),
+                );
             }
         });
     });
@@ -217,4 +225,16 @@ pub(super) fn banner(ui: &mut egui::Ui, ed: &mut Editor) {
     if let Some(k) = dismiss {
         ed.view.messages.remove(k);
     }
+}
+
+/// An LV2 plugin that has run slower than real time, and how often.
+fn slow_plugin(ed: &Editor) -> Option<(String, u32)> {
+    ed.doc.patch.nodes.keys().find_map(|id| {
+        let n = ed
+            .live
+            .engine
+            .probe::<ohmpatch_nodes::lv2::run::ControlOutputs>(id)?
+            .slow_runs();
+        (n > 0).then(|| (id.clone(), n))
+    })
 }

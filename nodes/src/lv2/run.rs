@@ -19,9 +19,16 @@ pub struct ControlOutputs {
     ports: Vec<usize>,
     /// `f32` bits, written by the audio thread after each run.
     values: Vec<AtomicU32>,
+    /// Runs that took longer than the block they filled lasts: a plugin
+    /// too slow to play in real time (the editor's status bar names it).
+    slow: AtomicU32,
 }
 
 impl ControlOutputs {
+    pub fn slow_runs(&self) -> u32 {
+        self.slow.load(Ordering::Relaxed)
+    }
+
     pub fn values(&self) -> Vec<f32> {
         self.values
             .iter()
@@ -61,6 +68,7 @@ pub struct Lv2Proc {
     to_volts: f32,
     latency: usize,
     outputs: Arc<ControlOutputs>,
+    ns_per_frame: f64,
 }
 
 impl Lv2Proc {
@@ -110,7 +118,9 @@ impl Lv2Proc {
                     .iter()
                     .map(|_| AtomicU32::new(0))
                     .collect(),
+                slow: AtomicU32::new(0),
             }),
+            ns_per_frame: 1e9 / sample_rate,
         };
         for (i, v) in params.values().iter().enumerate().skip(FIRST_CONTROL) {
             p.set_param(i, v.as_f64());
@@ -163,7 +173,11 @@ impl Processor for Lv2Proc {
             .with_atom_sequence_outputs(self.atom_out.iter_mut());
         // SAFETY: every buffer holds `n` frames and lives through the call;
         // `n` is within the block bounds given to the features.
+        let t0 = std::time::Instant::now();
         let ran = unsafe { instance.run(n, ports) };
+        if t0.elapsed().as_nanos() as f64 > n as f64 * self.ns_per_frame {
+            self.outputs.slow.fetch_add(1, Ordering::Relaxed);
+        }
         if ran.is_err() {
             for o in outputs.iter_mut() {
                 o.fill(0.0);
