@@ -299,6 +299,7 @@ impl NodeKind for Lv2Kind {
     fn build(&self, params: &Params, env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
         let p = Lv2Proc::new(&self.info, params, env.sample_rate)?;
         env.publish(p.control_outputs());
+        env.add_service(Box::new(super::run::Workers));
         Ok(Box::new(p))
     }
     fn analyze(&self, params: &Params, ctx: &AnalysisContext, inputs: &[Level]) -> StageAnalysis {

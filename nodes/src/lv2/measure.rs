@@ -81,6 +81,8 @@ fn run(
             time: t as u64,
         };
         p.process(&ctx, &ins, &mut refs);
+        // Background work done at once, as an offline render does it.
+        super::run::features().worker_manager().run_workers();
         for (o, b) in outs.iter_mut().zip(&ob) {
             for i in 0..n {
                 if t + i >= settle {

@@ -56,6 +56,20 @@ pub fn features() -> Arc<livi::Features> {
         .clone()
 }
 
+/// The plugins' background work (LV2 worker: a convolver loading its
+/// impulse response, say), done on the control thread: the engine runs a
+/// service after every block when rendering offline, so a render is the
+/// same every time; live, it runs every few milliseconds beside livi's own
+/// worker thread.
+pub struct Workers;
+
+impl ohmpatch_engine::Service for Workers {
+    fn run(&mut self) -> Result<(), String> {
+        features().worker_manager().run_workers();
+        Ok(())
+    }
+}
+
 pub struct Lv2Proc {
     /// Always `Some` until dropped; taken out to be freed quietly.
     instance: Option<livi::Instance>,
