@@ -222,3 +222,28 @@ pub(super) fn window(ctx: &egui::Context, ed: &mut Editor, actions: &mut Vec<Act
         ed.view.palette = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    /// Plugins are found by name and by class, after the built-in kinds,
+    /// and a pick names the family and the plugin's URI. Needs Debian's
+    /// `guitarix-lv2` (scripts/setup.sh).
+    #[test]
+    fn plugins_are_searched_by_name_and_class() {
+        let r = ohmpatch_nodes::registry_with_plugins();
+        let ds1 = "lv2 http://guitarix.sourceforge.net/plugins/gx_bossds1_#_bossds1_";
+        let by_name = matches(&r, "boss ds1", None);
+        assert!(
+            by_name.iter().any(|e| e.pick == ds1 && e.plugin),
+            "GxBoss DS1 not found: run scripts/setup.sh (guitarix-lv2)"
+        );
+        let by_class = matches(&r, "simulator", None);
+        assert!(by_class.iter().any(|e| e.title == "GxAmplifier-X"));
+        assert!(by_class.iter().all(|e| e.plugin));
+        // Kinds first; the family's placeholder is not offered.
+        let all = matches(&r, "", None);
+        assert!(!all[0].plugin && all.iter().all(|e| e.pick != "lv2"));
+    }
+}
