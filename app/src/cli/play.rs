@@ -139,6 +139,7 @@ pub fn run(a: Args) -> u8 {
     let mut lost = 0;
     let mut max_load: f64 = 0.0;
     let mut reported_fault = None;
+    let mut reported_slow = std::collections::BTreeSet::new();
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -172,6 +173,15 @@ pub fn run(a: Args) -> u8 {
                 "\nwarning: node \"{node}\" produces non-finite samples; they are silenced at the output"
             );
             reported_fault = Some(node);
+        }
+        // An LV2 plugin that ran slower than real time, named once.
+        for id in patch.nodes.keys() {
+            if let Some(p) = engine.probe::<ohmpatch_nodes::lv2::run::ControlOutputs>(id)
+                && p.slow_runs() > 0
+                && reported_slow.insert(id.clone())
+            {
+                eprintln!("\nwarning: plugin node \"{id}\" took longer than real time");
+            }
         }
         max_load = max_load.max(stats.load());
         if last_print.elapsed() >= Duration::from_millis(250) {
