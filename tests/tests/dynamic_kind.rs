@@ -172,3 +172,84 @@ fn a_description_that_does_not_hold_together_is_refused_in_words() {
     assert!(e.contains("off") && e.contains("not a choice"), "{e}");
     assert!(r.get("twice").is_none() && r.get("off").is_none());
 }
+
+/// A family: one kind name whose members are picked by a text param (as
+/// `lv2` is by `uri`). The family's own kind stands for a missing member.
+struct Family {
+    spec: KindSpec,
+}
+
+impl NodeKind for Family {
+    fn spec(&self) -> &KindSpec {
+        &self.spec
+    }
+    fn family_param(&self) -> Option<&'static str> {
+        Some("model")
+    }
+    fn electrical(&self, _params: &Params) -> Vec<PortElectrical> {
+        Vec::new()
+    }
+    fn build(&self, _params: &Params, _env: &mut BuildEnv) -> Result<Box<dyn Processor>, String> {
+        Ok(Box::new(Scale(0.0)))
+    }
+}
+
+fn model_param() -> ParamSpec {
+    ParamSpec {
+        name: "model".to_string().into(),
+        kind: ParamKind::Text {
+            default: "".to_string().into(),
+        },
+        help: "which member".to_string().into(),
+        live: false,
+        declared_index: None,
+    }
+}
+
+#[test]
+fn a_familys_member_is_picked_by_its_param_and_a_missing_one_is_kept_as_written() {
+    let mut r = ohmpatch_nodes::registry();
+    let mut member = described("fam", "drive_db", &["clean", "warm"]);
+    member.spec.params.push(model_param());
+    // No family of that name yet: refused in words.
+    let e = r.register_member("x1", Box::new(member)).unwrap_err();
+    assert!(e.contains("fam") && e.contains("not a family"), "{e}");
+    r.try_register(Box::new(Family {
+        spec: KindSpec {
+            kind: "fam".to_string().into(),
+            help: "a family".to_string().into(),
+            ports: Vec::new(),
+            params: vec![model_param()],
+        },
+    }))
+    .unwrap();
+    let mut member = described("fam", "drive_db", &["clean", "warm"]);
+    member.spec.params.push(model_param());
+    r.register_member("x1", Box::new(member)).unwrap();
+
+    let text = TEXT.replace("plugin_gain", "fam").replace(
+        "\"mode\": \"warm\"",
+        "\"mode\": \"warm\", \"model\": \"x1\"",
+    );
+    let patch = load_str(&text, "fam.ohm.ron").unwrap();
+    assert!(validate(&patch, &r, "fam.ohm.ron", None).is_empty());
+    assert_eq!(r.of(&patch.nodes["g"]).unwrap().spec().ports.len(), 2);
+    let mut e = Engine::new(Arc::new(r), EngineConfig::default());
+    e.set_patch(&patch).unwrap();
+    let out = render_offline(&mut e, 9600, 128);
+    let reg = e.registry().clone();
+    let _ = e.shutdown();
+    let peak = out[0][4800..].iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!((20.0 * f64::from(peak).log10() - -24.02).abs() < 0.02);
+
+    // An unknown member: valid, its params and wires unchecked and kept.
+    let gone = text.replace("\"x1\"", "\"x9\"");
+    let patch = load_str(&gone, "gone.ohm.ron").unwrap();
+    assert!(validate(&patch, reg.as_ref(), "gone.ohm.ron", None).is_empty());
+    let why = ohmpatch_patch::Catalogue::missing(reg.as_ref(), &patch.nodes["g"]).unwrap();
+    assert!(why.contains("x9"), "{why}");
+    assert_eq!(
+        to_ron_string(&load_str(&to_ron_string(&patch), "again").unwrap()),
+        to_ron_string(&patch)
+    );
+}

@@ -9,7 +9,7 @@ pub struct Registry {
     kinds: Vec<Box<dyn NodeKind>>,
     /// Members of families (`NodeKind::family_param`), by kind name and
     /// the value of the family's param.
-    members: HashMap<(String, String), Box<dyn NodeKind>>,
+    members: HashMap<String, HashMap<String, Box<dyn NodeKind>>>,
 }
 
 impl Registry {
@@ -33,7 +33,10 @@ impl Registry {
         if spec.param(param).is_none() {
             return Err(format!("{name} {key}: it has no param {param}"));
         }
-        self.members.insert((name, key.to_string()), kind);
+        self.members
+            .entry(name)
+            .or_default()
+            .insert(key.to_string(), kind);
         Ok(())
     }
 
@@ -44,7 +47,7 @@ impl Registry {
         if base.family_param().is_none() {
             return Some(base);
         }
-        let member = key.and_then(|k| self.members.get(&(kind.to_string(), k.to_string())));
+        let member = key.and_then(|k| self.members.get(kind)?.get(k));
         Some(member.map_or(base, |m| m.as_ref()))
     }
 
@@ -68,9 +71,10 @@ impl Registry {
     /// The members of a family, in no particular order.
     pub fn members(&self, kind: &str) -> impl Iterator<Item = (&str, &dyn NodeKind)> {
         self.members
-            .iter()
-            .filter(move |((k, _), _)| k == kind)
-            .map(|((_, key), m)| (key.as_str(), m.as_ref()))
+            .get(kind)
+            .into_iter()
+            .flatten()
+            .map(|(key, m)| (key.as_str(), m.as_ref()))
     }
 
     /// Add a kind described at run time (a plugin, a kind built from data):
