@@ -180,7 +180,16 @@ pub struct Stats {
     pub generation_frame: AtomicU64,
     /// Device output peak since last read (f32 bits).
     pub output_peak: AtomicU32,
+    /// Device input peaks per channel since last read (f32 bits, full scale),
+    /// for the input level meters; channels past the last are not metered.
+    pub input_peaks: [AtomicU32; INPUT_METERS],
+    /// Input overruns and underruns: capture that arrived when there was no
+    /// room for it, or was missing when the output needed it.
+    pub input_xruns: AtomicU64,
 }
+
+/// How many device input channels have a level meter.
+pub const INPUT_METERS: usize = 16;
 
 impl Stats {
     /// DSP load of the last callback, 0..1 (and above when late).
@@ -198,6 +207,23 @@ impl Stats {
 
     pub fn take_output_peak(&self) -> f32 {
         f32::from_bits(self.output_peak.swap(0, Ordering::Relaxed))
+    }
+
+    /// Input channel `c`'s peak since the last call (full scale).
+    pub fn take_input_peak(&self, c: usize) -> f32 {
+        self.input_peaks
+            .get(c)
+            .map_or(0.0, |p| f32::from_bits(p.swap(0, Ordering::Relaxed)))
+    }
+
+    /// Fold one block of input channel `c` into its meter (audio thread).
+    pub fn record_input(&self, c: usize, samples: &[f32]) {
+        if let Some(p) = self.input_peaks.get(c) {
+            let peak = samples
+                .iter()
+                .fold(0.0f32, |m, s| if s.abs() > m { s.abs() } else { m });
+            p.fetch_max(peak.to_bits(), Ordering::Relaxed);
+        }
     }
 
     /// Record one device callback's timing.
