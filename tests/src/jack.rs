@@ -15,8 +15,14 @@ pub struct Server {
 }
 
 impl Server {
+    /// A server named after `tag` and this process.
     pub fn start(tag: &str, frames: u32) -> Server {
-        let name = format!("{tag}-{}", std::process::id());
+        Server::start_named(&format!("{tag}-{}", std::process::id()), frames)
+    }
+
+    /// A server of exactly this name (to bring one back after a stop).
+    pub fn start_named(name: &str, frames: u32) -> Server {
+        let name = name.to_string();
         let log = std::env::temp_dir().join(format!("{name}.log"));
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new("jackd")
@@ -111,7 +117,9 @@ impl Server {
 
     /// Stop the server now (it is also stopped when dropped).
     pub fn stop(&mut self) {
-        super::stop_jackd(&mut self.child);
+        if let Ok(None) = self.child.try_wait() {
+            super::stop_jackd(&mut self.child);
+        }
     }
 }
 
