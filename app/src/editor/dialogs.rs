@@ -294,7 +294,7 @@ pub(super) fn show(ctx: &egui::Context, view: &mut View, doc: &Doc, actions: &mu
                 let sr = f.sample_rate.trim().parse::<u32>().ok();
                 let buf = f.buffer.trim().parse::<u32>().ok();
                 let inputs = f.inputs.trim().parse::<u16>().ok();
-                if !inputs.is_some_and(|n| n <= MAX_JACK_PORTS) {
+                if inputs.is_none_or(|n| n > MAX_JACK_PORTS) {
                     view.error(format!(
                         "the input channels must be a number from 0 to {MAX_JACK_PORTS}"
                     ));

@@ -40,7 +40,7 @@ pub(super) fn server_facts() -> Option<ServerFacts> {
             .len()
     };
     Some(ServerFacts {
-        sample_rate: client.sample_rate() as u32,
+        sample_rate: client.sample_rate(),
         buffer: client.buffer_size(),
         capture: physical(PortFlags::IS_PHYSICAL | PortFlags::IS_OUTPUT),
         playback: physical(PortFlags::IS_PHYSICAL | PortFlags::IS_INPUT),
@@ -193,7 +193,7 @@ impl JackStream {
             in_buf: vec![0.0; MAX_BLOCK * nin.max(1)],
             out_buf: vec![0.0; MAX_BLOCK * nout],
             stats: stats.clone(),
-            rate: f64::from(client.sample_rate() as u32),
+            rate: f64::from(client.sample_rate()),
         };
         let client = client
             .activate_async(Notes { stats, events }, process)
