@@ -44,14 +44,15 @@ cat >"$thru_patch" <<'EOF'
 EOF
 
 pids=()
-stop_all() { for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
+stop_all() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
 jpid=""
 cleanup() { stop_all; if [ -n "$jpid" ]; then kill "$jpid" 2>/dev/null || true; wait "$jpid" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 count() { grep -c -- "$1" "$2" || true; }
 wait_port() { for _ in $(seq 100); do jack_lsp | grep -qx "$1" && return 0; sleep 0.1; done; echo "no port $1" >&2; return 1; }
 
-# Round trip: jack_iodelay's last figure after 5 s through CLIENT:IN → CLIENT:OUT.
+# Round trip: jack_iodelay's last figure after 5 s through CLIENT:IN → CLIENT:OUT,
+# left in $rt (not a subshell: the tool's process must stay in $pids).
 iodelay() {
     local file="$out/iodelay-$1-$2.txt"
     stdbuf -o0 jack_iodelay >"$file" 2>&1 &
@@ -60,7 +61,7 @@ iodelay() {
     jack_connect jack_delay:out "$3"
     jack_connect "$4" jack_delay:in
     sleep 5
-    tr '\r' '\n' <"$file" | grep 'total roundtrip latency' | tail -1 | awk '{print $1}'
+    rt=$(tr '\r' '\n' <"$file" | grep 'total roundtrip latency' | tail -1 | awk '{print $1}')
 }
 
 summary="$out/summary.md"
@@ -83,7 +84,8 @@ for frames in $BUFFERS; do
     jack_thru >/dev/null 2>&1 &
     pids+=($!)
     wait_port jack_thru:input_1
-    rt_thru=$(iodelay "$frames" thru jack_thru:input_1 jack_thru:output_1)
+    iodelay "$frames" thru jack_thru:input_1 jack_thru:output_1
+    rt_thru=$rt
     stop_all
     jack_thru >/dev/null 2>&1 &
     pids+=($!)
@@ -106,7 +108,8 @@ for frames in $BUFFERS; do
     "$bin" --patch "$thru_patch" --seconds 12 --no-edits --inputs 1 >/dev/null &
     pids+=($!)
     wait_port ohmpatch:in_1-in
-    rt_ohm=$(iodelay "$frames" ohmpatch ohmpatch:in_1 ohmpatch:out_1)
+    iodelay "$frames" ohmpatch ohmpatch:in_1 ohmpatch:out_1
+    rt_ohm=$rt
     stop_all
     # ohmpatch: the guitar chain, a sine into it, with edits.
     json="$out/ohmpatch-$frames.json"

@@ -215,7 +215,7 @@ fn main() {
     let stats = engine.stats().clone();
     let _ = stats.durations.set(Box::new(Histogram::new()));
     let core = engine.take_core().expect("fresh engine has its core");
-    let stream = match Stream::start(choice, core, stats.clone()) {
+    let mut stream = match Stream::start(choice, core, stats.clone()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("cannot start the JACK client: {e}");
@@ -223,6 +223,9 @@ fn main() {
         }
     };
     let hist = stats.durations.get().expect("set above");
+    // Ports named after the nodes, as `play` names them.
+    let (ins, outs) = engine.device_users();
+    stream.label_ports(&ins, &outs);
 
     let mut editor = Editor::new(patch);
     let t0 = Instant::now();
