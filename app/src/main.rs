@@ -36,6 +36,8 @@ enum Command {
     Play(cli::play::Args),
     /// Validate and compile a patch; print the processing order and every wire's levels.
     Check(cli::check::Args),
+    /// Measure a path like an audio analyser: response, distortion, noise, impedance.
+    Measure(cli::measure::Args),
     /// List the node catalogue.
     Nodes {
         /// Print JSON instead of a table.
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Some(Command::Render(a)) => cli::render::run(a),
         Some(Command::Play(a)) => cli::play::run(a),
         Some(Command::Check(a)) => cli::check::run(a),
+        Some(Command::Measure(a)) => cli::measure::run(a),
         Some(Command::Nodes { json }) => cli::nodes::run(json),
         Some(Command::Devices { json }) => cli::devices::run(json),
         Some(Command::Screenshot { patch, out }) => cli::editor::screenshot(patch, out),

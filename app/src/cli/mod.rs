@@ -4,6 +4,7 @@
 pub mod check;
 pub mod devices;
 pub mod editor;
+pub mod measure;
 pub mod nodes;
 pub mod play;
 pub mod render;
