@@ -149,7 +149,8 @@ pub struct Report {
     pub clip_10pct: Option<Clip>,
     pub noise: Option<Noise>,
     pub impedance: Vec<ZPoint>,
-    /// The largest |Z|, found between the points: (Hz, Ω).
+    /// The load's first resonance (the lowest local maximum of |Z|), found
+    /// between the points: (Hz, Ω).
     pub impedance_peak: Option<(f64, f64)>,
     pub predicted: Prediction,
 }
@@ -591,10 +592,13 @@ fn impedance(setup: &Setup, o: &Options, el: &PortElectrical) -> Result<ZResult,
             }
         })
         .collect();
-    // The peak, refined between the points in 1/480-octave steps.
+    // The resonance: the first point above both neighbours (a driver's fs;
+    // the voice coil's rise toward 20 kHz is no peak), refined between the
+    // points in 1/480-octave steps.
     let peak = points
-        .iter()
-        .max_by(|a, b| a.ohm.total_cmp(&b.ohm))
+        .windows(3)
+        .find(|w| w[1].ohm > w[0].ohm && w[1].ohm >= w[2].ohm)
+        .map(|w| &w[1])
         .map(|p| {
             (-10..=10)
                 .map(|k| {

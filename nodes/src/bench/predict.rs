@@ -4,14 +4,9 @@
 
 use super::rig::{Rig, Setup};
 use super::{Drive, Options, path_nodes};
-use ohmpatch_engine::analysis::{Analysis, analyze, test_frequency};
-use ohmpatch_engine::{Impedance, Registry, compile};
-use ohmpatch_patch::{Endpoint, Patch};
-
-fn analysis(patch: &Patch, registry: &Registry, sr: f64, freq: f64) -> Option<Analysis> {
-    let s = compile(patch, registry, sr, &Default::default()).ok()?;
-    Some(analyze(&s, registry, sr, freq))
-}
+use ohmpatch_engine::analysis::{Analysis, analyze, analyze_with, test_frequency};
+use ohmpatch_engine::{Impedance, compile};
+use ohmpatch_patch::Endpoint;
 
 fn on_port<'a>(a: &'a Analysis, e: &Endpoint) -> Option<&'a ohmpatch_engine::analysis::Levels> {
     a.wires.iter().find(|w| w.from == *e).map(|w| &w.levels)
@@ -22,14 +17,15 @@ fn on_port<'a>(a: &'a Analysis, e: &Endpoint) -> Option<&'a ohmpatch_engine::ana
 pub(super) fn level_at(setup: &Setup, e: &Endpoint) -> Option<f64> {
     let registry = crate::registry();
     let freq = test_frequency(&setup.patch, &registry);
-    let a = analysis(&setup.patch, &registry, setup.sample_rate, freq)?;
+    let s = compile(&setup.patch, &registry, setup.sample_rate, &Default::default()).ok()?;
+    let a = analyze_with(&s, &registry, setup.sample_rate, freq, false);
     on_port(&a, e).map(|l| l.signal_rms)
 }
 
 /// The signal rms at both ends of a driven path at `f` Hz.
 pub(super) fn gain(d: &Drive, f: f64, sr: f64) -> Option<(f64, f64)> {
     let (s, registry) = d.rig.compiled().ok()?;
-    let a = analyze(&s, &registry, sr, f);
+    let a = analyze_with(&s, &registry, sr, f, false);
     let x = on_port(&a, &d.gen_out)?.signal_rms;
     let y = on_port(&a, &d.to)?.signal_rms;
     (x > 0.0).then_some((x, y))
@@ -39,7 +35,7 @@ pub(super) fn gain(d: &Drive, f: f64, sr: f64) -> Option<(f64, f64)> {
 /// far end: how far above the nominal level the first stage clips.
 pub(super) fn headroom(d: &Drive, setup: &Setup, o: &Options) -> Option<f64> {
     let (s, registry) = d.rig.compiled().ok()?;
-    let a = analyze(&s, &registry, setup.sample_rate, 1000.0);
+    let a = analyze_with(&s, &registry, setup.sample_rate, 1000.0, false);
     let nodes = path_nodes(&d.rig.patch, &d.gen_out.node, &d.to.node);
     let _ = o;
     a.wires
