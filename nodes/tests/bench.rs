@@ -11,7 +11,8 @@ use std::f64::consts::PI;
 
 const NONE: Parts = Parts {
     response: false,
-    distortion: false,
+    thd_freq: false,
+    thd_level: false,
     noise: false,
     impedance: false,
 };
@@ -105,7 +106,10 @@ fn speaker_loading_matches_the_closed_form_divider_and_peaks_at_fs() {
     let height = RE * (1.0 + QMS / QES);
     eprintln!("impedance peak {z:.3} Ω at {f:.2} Hz; expected {height:.3} Ω at {FS} Hz");
     assert!((f / FS - 1.0).abs() < 0.02, "peak at {f} Hz, fs {FS}");
-    assert!((z / height - 1.0).abs() < 0.02, "peak {z} Ω, expected {height}");
+    assert!(
+        (z / height - 1.0).abs() < 0.02,
+        "peak {z} Ω, expected {height}"
+    );
     // The impedance is what the load is, whatever drives it.
     let (g, y) = solid.impedance_peak.expect("a peak");
     assert!((g / f - 1.0).abs() < 0.01 && (y / z - 1.0).abs() < 0.01);
@@ -140,7 +144,7 @@ fn tube_power_amp_harmonics_match_the_fourier_series_of_its_curve() {
         "amp.out",
         Some(0.0),
         Parts {
-            distortion: true,
+            thd_level: true,
             ..NONE
         },
     );
@@ -151,13 +155,20 @@ fn tube_power_amp_harmonics_match_the_fourier_series_of_its_curve() {
     let t0: f64 = (d * b).tanh();
     let curve = |x: f64| vc * ((d * (10.0 * x / vc + b)).tanh() - t0) / (d * (1.0 - t0 * t0));
     let mut checked = 0;
-    for p in r.thd_vs_level.iter().filter(|p| (-6.0..=14.0).contains(&p.level)) {
+    for p in r
+        .thd_vs_level
+        .iter()
+        .filter(|p| (-6.0..=14.0).contains(&p.level))
+    {
         let a = ohmpatch_engine::dsp::dbu_to_v(p.level) * 2f64.sqrt();
         let h1 = harmonic(curve, a, 1);
         for k in [2, 3] {
             let want = 20.0 * (harmonic(curve, a, k) / h1).log10();
             let got = p.harmonics_dbc[k - 2];
-            eprintln!("{:+.1} dBu: H{k} {got:.2} dBc, series {want:.2} dBc", p.level);
+            eprintln!(
+                "{:+.1} dBu: H{k} {got:.2} dBc, series {want:.2} dBc",
+                p.level
+            );
             assert!(
                 (got - want).abs() <= 0.5,
                 "at {:+.1} dBu H{k} reads {got:.2} dBc, the Fourier series gives {want:.2}",
@@ -196,7 +207,16 @@ fn noise_matches_checks_noise_floor_on_every_example() {
             if w.levels.noise_db.is_infinite() || !seen.insert(port.clone()) {
                 continue;
             }
-            let r = run(&s, &port, &port, None, Parts { noise: true, ..NONE });
+            let r = run(
+                &s,
+                &port,
+                &port,
+                None,
+                Parts {
+                    noise: true,
+                    ..NONE
+                },
+            );
             let n = r.noise.expect("noise");
             eprintln!(
                 "{}: {port}: measured {:.2} {u}, check {:.2} {u}",

@@ -205,8 +205,14 @@ fn print_text(r: &Report) {
         r.from, r.to, r.sample_rate, r.nominal, r.from_unit
     );
     if !r.response.is_empty() {
-        println!("\nresponse (pure delay {:.3} ms taken out of the phase):", r.delay_ms);
-        println!("  {:>8} {:>9} {:>9} {:>9} {:>10}", "Hz", "dB", "model dB", "phase °", "delay ms");
+        println!(
+            "\nresponse (pure delay {:.3} ms taken out of the phase):",
+            r.delay_ms
+        );
+        println!(
+            "  {:>8} {:>9} {:>9} {:>9} {:>10}",
+            "Hz", "dB", "model dB", "phase °", "delay ms"
+        );
         for p in r.response.iter().step_by(8) {
             let model = r
                 .predicted
@@ -233,7 +239,10 @@ fn print_text(r: &Report) {
     }
     if !r.thd_vs_level.is_empty() {
         println!("\nTHD against level at 1 kHz:");
-        println!("  {:>10} {:>10} {:>9} {:>9}", r.from_unit, r.to_unit, "THD %", "THD+N %");
+        println!(
+            "  {:>10} {:>10} {:>9} {:>9}",
+            r.from_unit, r.to_unit, "THD %", "THD+N %"
+        );
         for p in &r.thd_vs_level {
             println!(
                 "  {:>+10.1} {:>+10.1} {:>9.4} {:>9.4}",
@@ -256,7 +265,12 @@ fn print_text(r: &Report) {
     if let Some(n) = &r.noise {
         println!(
             "\nnoise at {}: {:.1} {u} (20 Hz–20 kHz), {:.1} {u} A-weighted; SNR {:.1} dB; model {:.1} {u}",
-            r.to, n.total, n.a_weighted, n.snr_db, n.predicted, u = r.to_unit
+            r.to,
+            n.total,
+            n.a_weighted,
+            n.snr_db,
+            n.predicted,
+            u = r.to_unit
         );
     }
     if let Some((f, z)) = r.impedance_peak {

@@ -23,7 +23,12 @@ fn spec(kind: String, direction: Direction, domain: Domain) -> KindSpec {
         kind: kind.into(),
         help: "Measurement instrument.".into(),
         ports: vec![PortSpec {
-            name: if direction == Direction::Out { "out" } else { "in" }.into(),
+            name: if direction == Direction::Out {
+                "out"
+            } else {
+                "in"
+            }
+            .into(),
             direction,
             domain,
             help: "".into(),
@@ -61,7 +66,12 @@ impl NodeKind for Generator {
     fn electrical(&self, _params: &Params) -> Vec<PortElectrical> {
         vec![self.port.clone()]
     }
-    fn analyze(&self, _params: &Params, _ctx: &AnalysisContext, _inputs: &[Level]) -> StageAnalysis {
+    fn analyze(
+        &self,
+        _params: &Params,
+        _ctx: &AnalysisContext,
+        _inputs: &[Level],
+    ) -> StageAnalysis {
         StageAnalysis {
             outputs: vec![Level {
                 signal: self.level,

@@ -40,7 +40,10 @@ use steps::{Timing, Tone};
 #[derive(Clone, Copy, Debug)]
 pub struct Parts {
     pub response: bool,
-    pub distortion: bool,
+    /// THD against frequency at the nominal level.
+    pub thd_freq: bool,
+    /// THD against level at 1 kHz, and the clip points.
+    pub thd_level: bool,
     pub noise: bool,
     pub impedance: bool,
 }
@@ -49,7 +52,8 @@ impl Default for Parts {
     fn default() -> Self {
         Parts {
             response: true,
-            distortion: true,
+            thd_freq: true,
+            thd_level: true,
             noise: true,
             impedance: true,
         }
@@ -188,12 +192,16 @@ fn usual_level(domain: Domain) -> f64 {
 
 /// The 1/24-octave points from 20 Hz to 20 kHz.
 pub fn points_24() -> Vec<f64> {
-    (0..240).map(|k| 20.0 * 2f64.powf(k as f64 / 24.0)).collect()
+    (0..240)
+        .map(|k| 20.0 * 2f64.powf(k as f64 / 24.0))
+        .collect()
 }
 
 /// The 1/3-octave centres from 20 Hz to 20 kHz (base 2, as in IEC 61260).
 pub fn points_3() -> Vec<f64> {
-    (0..31).map(|k| 1000.0 * 2f64.powf((k as f64 - 17.0) / 3.0)).collect()
+    (0..31)
+        .map(|k| 1000.0 * 2f64.powf((k as f64 - 17.0) / 3.0))
+        .collect()
 }
 
 /// Nodes downstream of `from`'s node and upstream of `to`'s, both ends in.
@@ -296,15 +304,13 @@ pub fn measure(setup: &Setup, o: &Options) -> Result<Report, String> {
             .response
             .then(|| s.spawn(|| response(setup, o, &from_el, emf)));
         let freq = p
-            .distortion
+            .thd_freq
             .then(|| s.spawn(|| thd_vs_freq(setup, o, &from_el, emf)));
         let level = p
-            .distortion
+            .thd_level
             .then(|| s.spawn(|| thd_vs_level(setup, o, &from_el, emf)));
         let noise = p.noise.then(|| s.spawn(|| noise(setup, o, to_el.domain)));
-        let imp = p
-            .impedance
-            .then(|| s.spawn(|| impedance(setup, o, &to_el)));
+        let imp = p.impedance.then(|| s.spawn(|| impedance(setup, o, &to_el)));
         let freq = join(freq);
         let level = join(level);
         (join(resp), (freq, level), join(noise), join(imp))
@@ -315,8 +321,10 @@ pub fn measure(setup: &Setup, o: &Options) -> Result<Report, String> {
         report.delay_ms = delay_ms;
         report.predicted.response = predicted;
     }
-    if let (Some(f), Some(l)) = dist {
+    if let Some(f) = dist.0 {
         report.thd_vs_freq = f?;
+    }
+    if let Some(l) = dist.1 {
         let (points, predicted_clip) = l?;
         report.clip_1pct = clip_at(&points, 0.01);
         report.clip_10pct = clip_at(&points, 0.10);
@@ -329,7 +337,11 @@ pub fn measure(setup: &Setup, o: &Options) -> Result<Report, String> {
         let out = report
             .thd_vs_level
             .iter()
-            .min_by(|a, b| (a.level - nominal).abs().total_cmp(&(b.level - nominal).abs()))
+            .min_by(|a, b| {
+                (a.level - nominal)
+                    .abs()
+                    .total_cmp(&(b.level - nominal).abs())
+            })
             .map(|l| l.out_level)
             .or_else(|| {
                 let r = report
@@ -473,7 +485,9 @@ fn thd_vs_level(
     Ok((points, clip))
 }
 
-fn join<T>(h: Option<std::thread::ScopedJoinHandle<'_, Result<T, String>>>) -> Option<Result<T, String>> {
+fn join<T>(
+    h: Option<std::thread::ScopedJoinHandle<'_, Result<T, String>>>,
+) -> Option<Result<T, String>> {
     h.map(|h| {
         h.join()
             .unwrap_or_else(|_| Err("a measurement stopped on an internal error".into()))
@@ -555,7 +569,10 @@ fn impedance(setup: &Setup, o: &Options, el: &PortElectrical) -> Result<ZResult,
     }
     let predicted = points_24()
         .into_iter()
-        .filter_map(|f| load.at(f).map(|z| (f, z.abs(), z.im.atan2(z.re).to_degrees())))
+        .filter_map(|f| {
+            load.at(f)
+                .map(|z| (f, z.abs(), z.im.atan2(z.re).to_degrees()))
+        })
         .collect();
     // Through a resistor near the load's own size, so neither end of the
     // divider is lost in rounding.

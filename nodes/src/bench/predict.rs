@@ -17,7 +17,13 @@ fn on_port<'a>(a: &'a Analysis, e: &Endpoint) -> Option<&'a ohmpatch_engine::ana
 pub(super) fn level_at(setup: &Setup, e: &Endpoint) -> Option<f64> {
     let registry = crate::registry();
     let freq = test_frequency(&setup.patch, &registry);
-    let s = compile(&setup.patch, &registry, setup.sample_rate, &Default::default()).ok()?;
+    let s = compile(
+        &setup.patch,
+        &registry,
+        setup.sample_rate,
+        &Default::default(),
+    )
+    .ok()?;
     let a = analyze_with(&s, &registry, setup.sample_rate, freq, false);
     on_port(&a, e).map(|l| l.signal_rms)
 }
@@ -31,8 +37,9 @@ pub(super) fn gain(d: &Drive, f: f64, sr: f64) -> Option<(f64, f64)> {
     (x > 0.0).then_some((x, y))
 }
 
-/// The least headroom (dB) at 1 kHz on the path from the generator to the
-/// far end: how far above the nominal level the first stage clips.
+/// The least headroom (dB) at 1 kHz at the outputs of the stages on the
+/// path from the generator to the far end: how far above the nominal level
+/// the first of them clips.
 pub(super) fn headroom(d: &Drive, setup: &Setup, o: &Options) -> Option<f64> {
     let (s, registry) = d.rig.compiled().ok()?;
     let a = analyze_with(&s, &registry, setup.sample_rate, 1000.0, false);
@@ -40,7 +47,7 @@ pub(super) fn headroom(d: &Drive, setup: &Setup, o: &Options) -> Option<f64> {
     let _ = o;
     a.wires
         .iter()
-        .filter(|w| nodes.contains(&w.from.node) && nodes.contains(&w.to.node))
+        .filter(|w| nodes.contains(&w.from.node))
         .filter(|w| w.levels.signal_rms > 0.0 && w.levels.headroom_db.is_finite())
         .map(|w| w.levels.headroom_db)
         .reduce(f64::min)
@@ -58,7 +65,13 @@ pub(super) fn noise(rig: &Rig, sr: f64, e: &Endpoint) -> f64 {
 /// The load output port `e` drives, as the compiler models it.
 pub(super) fn load(setup: &Setup, e: &Endpoint) -> Option<Impedance> {
     let registry = crate::registry();
-    let s = compile(&setup.patch, &registry, setup.sample_rate, &Default::default()).ok()?;
+    let s = compile(
+        &setup.patch,
+        &registry,
+        setup.sample_rate,
+        &Default::default(),
+    )
+    .ok()?;
     let node = s.node(&e.node)?;
     let kind = registry.get(&node.kind)?;
     let i = kind.spec().ports.iter().position(|p| p.name == e.port)?;

@@ -102,7 +102,11 @@ fn is_signal_source(kind: &dyn NodeKind, params: &Params) -> bool {
 impl Rig {
     /// The patch with its signal sources silenced (but for port `driven`,
     /// which a generator is about to replace).
-    pub fn new(setup: &Setup, registry: &Registry, driven: Option<&Endpoint>) -> Result<Rig, String> {
+    pub fn new(
+        setup: &Setup,
+        registry: &Registry,
+        driven: Option<&Endpoint>,
+    ) -> Result<Rig, String> {
         let mut out_base = 0;
         let mut silence = Vec::new();
         for (id, node) in &setup.patch.nodes {

@@ -81,7 +81,9 @@ pub fn impulse_response(y: &[f32], sweep: &[f32], sr: f64) -> Ir {
     inv.process(&mut h);
     let h: Vec<f64> = h.iter().map(|c| c.re / n as f64).collect();
     // The peak, looked for in causal time only (the first half).
-    let peak = (0..n / 2).max_by(|&a, &b| h[a].abs().total_cmp(&h[b].abs())).unwrap_or(0);
+    let peak = (0..n / 2)
+        .max_by(|&a, &b| h[a].abs().total_cmp(&h[b].abs()))
+        .unwrap_or(0);
     let gap = SWEEP_S * 2f64.ln() / (f2(sr) / F1).ln();
     let pre = (0.005 * sr) as i64;
     let post = ((0.9 * gap * sr) as i64 - pre).max(pre);
@@ -134,10 +136,6 @@ impl Ir {
     /// Group delay at `f`, samples.
     pub fn group_delay(&self, f: f64, sr: f64) -> f64 {
         let (h, nh) = self.at(f, sr);
-        if h.norm_sqr() > 0.0 {
-            (nh / h).re
-        } else {
-            0.0
-        }
+        if h.norm_sqr() > 0.0 { (nh / h).re } else { 0.0 }
     }
 }
