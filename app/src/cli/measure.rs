@@ -4,7 +4,7 @@
 //! offline private copy (`ohmpatch_nodes::bench`) with `check`'s
 //! prediction beside each figure. Text, `--json`, `--csv DIR`, `--png FILE`.
 
-mod plot;
+pub mod plot;
 
 use super::*;
 use ohmpatch_nodes::bench::{self, Options, Parts, Report, Setup};
