@@ -453,7 +453,7 @@ fn thd_vs_level(
     emf: f64,
 ) -> Result<(Vec<LevelPoint>, Option<f64>), String> {
     let sr = setup.sample_rate;
-    let t = Timing::new(sr, 0.1, 0.05);
+    let t = Timing::new(sr, 0.05, 0.05);
     let tones: Vec<Tone> = LEVEL_STEPS
         .map(|k| Tone {
             hz: t.on_bin(1000.0, sr),
