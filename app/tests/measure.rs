@@ -51,8 +51,14 @@ fn measure_writes_the_documented_json_csv_and_png() {
         assert!(resp[0][k].is_number(), "response.{k}");
     }
     // The power amp's 20 dB (check: −5.5 dBu in, +14.5 dBu out) at 1 kHz.
-    let at_1k = resp.iter().find(|p| (p["hz"].as_f64().unwrap() - 1000.0).abs() < 30.0).unwrap();
-    assert!((at_1k["db"].as_f64().unwrap() - 20.0).abs() < 0.2, "{at_1k}");
+    let at_1k = resp
+        .iter()
+        .find(|p| (p["hz"].as_f64().unwrap() - 1000.0).abs() < 30.0)
+        .unwrap();
+    assert!(
+        (at_1k["db"].as_f64().unwrap() - 20.0).abs() < 0.2,
+        "{at_1k}"
+    );
     let f = &v["thd_vs_freq"][0];
     assert!(f["hz"].is_number() && f["thd_pct"].is_number() && f["thdn_pct"].is_number());
     let l = &v["thd_vs_level"][0];
@@ -88,9 +94,21 @@ fn measure_refuses_bad_ports_and_files_in_words() {
     let demo = root().join("graphs/demo.ohm.ron");
     let d = demo.to_str().unwrap();
     for (args, code, words) in [
-        (vec!["--from", "nope.out", "--to", "amp.out"], 1, "no node \"nope\""),
-        (vec!["--from", "pre.in", "--to", "amp.out"], 1, "no output port \"in\""),
-        (vec!["--from", "amp.out", "--to", "pre.out"], 1, "not reached"),
+        (
+            vec!["--from", "nope.out", "--to", "amp.out"],
+            1,
+            "no node \"nope\"",
+        ),
+        (
+            vec!["--from", "pre.in", "--to", "amp.out"],
+            1,
+            "no output port \"in\"",
+        ),
+        (
+            vec!["--from", "amp.out", "--to", "pre.out"],
+            1,
+            "not reached",
+        ),
         (vec!["--from", "pre", "--to", "amp.out"], 1, "NODE.PORT"),
     ] {
         let mut a = vec!["measure", d];
@@ -100,6 +118,13 @@ fn measure_refuses_bad_ports_and_files_in_words() {
         assert_eq!(o.status.code(), Some(code), "{a:?}: {err}");
         assert!(err.contains(words), "{a:?}: {err}");
     }
-    let o = run(&["measure", "/no/such.ohm.ron", "--from", "a.out", "--to", "b.out"]);
+    let o = run(&[
+        "measure",
+        "/no/such.ohm.ron",
+        "--from",
+        "a.out",
+        "--to",
+        "b.out",
+    ]);
     assert_eq!(o.status.code(), Some(2));
 }

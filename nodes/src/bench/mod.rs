@@ -363,12 +363,15 @@ pub fn measure(setup: &Setup, o: &Options) -> Result<Report, String> {
     Ok(report)
 }
 
+/// The response points, the pure delay (ms) and the model's points.
+type Measured = (Vec<ResponsePoint>, f64, Vec<(f64, f64)>);
+
 fn response(
     setup: &Setup,
     o: &Options,
     el: &PortElectrical,
     emf: f64,
-) -> Result<(Vec<ResponsePoint>, f64, Vec<(f64, f64)>), String> {
+) -> Result<Measured, String> {
     let sr = setup.sample_rate;
     let settle = (0.1 * sr) as usize;
     let sweep = sweep::sweep(sr, emf * std::f64::consts::SQRT_2);
