@@ -5,7 +5,7 @@
 //! noise floor on every example.
 
 use ohmpatch_engine::analysis::analyze;
-use ohmpatch_nodes::bench::{Options, Parts, Report, Setup, measure};
+use ohmpatch_nodes::bench::{Options, Parts, Report, Setup, measure, noise_floors};
 use ohmpatch_patch::Endpoint;
 use std::f64::consts::PI;
 
@@ -202,33 +202,30 @@ fn noise_matches_checks_noise_floor_on_every_example() {
             patch_dir: Some(dir.clone()),
         };
         let mut seen = std::collections::HashSet::new();
-        for w in &check.wires {
-            let port = w.from.to_string();
-            if w.levels.noise_db.is_infinite() || !seen.insert(port.clone()) {
-                continue;
-            }
-            let r = run(
-                &s,
-                &port,
-                &port,
-                None,
-                Parts {
-                    noise: true,
-                    ..NONE
-                },
-            );
-            let n = r.noise.expect("noise");
+        let wires: Vec<_> = check
+            .wires
+            .iter()
+            .filter(|w| w.levels.noise_db.is_finite() && seen.insert(w.from.clone()))
+            .collect();
+        let ports: Vec<_> = wires
+            .iter()
+            .map(|w| (w.from.clone(), w.from_domain))
+            .collect();
+        let measured = noise_floors(&s, &ports).expect("noise");
+        for (w, n) in wires.iter().zip(&measured) {
             eprintln!(
-                "{}: {port}: measured {:.2} {u}, check {:.2} {u}",
+                "{}: {}: measured {:.2} {u}, check {:.2} {u}",
                 f.display(),
+                w.from,
                 n.total,
                 w.levels.noise_db,
                 u = w.levels.unit
             );
             assert!(
                 (n.total - w.levels.noise_db).abs() <= 0.5,
-                "{}: {port}: noise {:.2}, check says {:.2}",
+                "{}: {}: noise {:.2}, check says {:.2}",
                 f.display(),
+                w.from,
                 n.total,
                 w.levels.noise_db
             );

@@ -21,7 +21,9 @@
 //! The four measurements render on engines of their own, in parallel.
 
 pub mod kinds;
+mod noise;
 mod predict;
+pub use noise::floors as noise_floors;
 pub mod rig;
 pub mod steps;
 pub mod sweep;
@@ -366,12 +368,7 @@ pub fn measure(setup: &Setup, o: &Options) -> Result<Report, String> {
 /// The response points, the pure delay (ms) and the model's points.
 type Measured = (Vec<ResponsePoint>, f64, Vec<(f64, f64)>);
 
-fn response(
-    setup: &Setup,
-    o: &Options,
-    el: &PortElectrical,
-    emf: f64,
-) -> Result<Measured, String> {
+fn response(setup: &Setup, o: &Options, el: &PortElectrical, emf: f64) -> Result<Measured, String> {
     let sr = setup.sample_rate;
     let settle = (0.1 * sr) as usize;
     let sweep = sweep::sweep(sr, emf * std::f64::consts::SQRT_2);
@@ -521,43 +518,8 @@ fn clip_at(points: &[LevelPoint], ratio: f64) -> Option<Clip> {
 }
 
 fn noise(setup: &Setup, o: &Options, domain: Domain) -> Result<Noise, String> {
-    let sr = setup.sample_rate;
-    let registry = crate::registry();
-    let mut rig = Rig::new(setup, &registry, None)?;
-    let tap = rig.tap(&o.to, domain);
-    let predicted = predict::noise(&rig, sr, &o.to);
-    let settle = (0.5 * sr) as usize;
-    let n = 1 << 16;
-    let taps = rig.render(settle + n)?;
-    let x = &taps[tap][settle..];
-    let (ps, df) = crate::measure::power_spectrum(x, sr, crate::measure::Window::Hann);
-    let mut total = 0.0;
-    let mut a = 0.0;
-    let mut bands = vec![0.0; 31];
-    let centres = points_3();
-    for (k, p) in ps.iter().enumerate() {
-        let f = k as f64 * df;
-        if !(20.0..=20_000.0).contains(&f) {
-            continue;
-        }
-        total += p;
-        a += p * 10f64.powf(crate::measure::a_weighting_db(f) / 10.0);
-        let b = ((f / 1000.0).log2() * 3.0 + 17.0).round() as usize;
-        if let Some(v) = bands.get_mut(b.min(30)) {
-            *v += p;
-        }
-    }
-    Ok(Noise {
-        total: to_db(total.sqrt(), domain),
-        a_weighted: to_db(a.sqrt(), domain),
-        snr_db: f64::NAN,
-        spectrum: centres
-            .iter()
-            .zip(&bands)
-            .map(|(f, p)| (*f, to_db(p.sqrt(), domain)))
-            .collect(),
-        predicted: to_db(predicted, domain),
-    })
+    let mut n = noise::floors(setup, &[(o.to.clone(), domain)])?;
+    Ok(n.remove(0))
 }
 
 type ZResult = (Vec<ZPoint>, Option<(f64, f64)>, Vec<(f64, f64, f64)>);

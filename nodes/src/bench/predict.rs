@@ -53,13 +53,20 @@ pub(super) fn headroom(d: &Drive, setup: &Setup, o: &Options) -> Option<f64> {
         .reduce(f64::min)
 }
 
-/// `check`'s noise floor on `e` in the rig (rms).
-pub(super) fn noise(rig: &Rig, sr: f64, e: &Endpoint) -> f64 {
-    rig.compiled()
+/// `check`'s noise floor on each port in the rig (rms; 0 if unknown).
+pub(super) fn noise(rig: &Rig, sr: f64, ports: &[(Endpoint, ohmpatch_patch::Domain)]) -> Vec<f64> {
+    let a = rig
+        .compiled()
         .ok()
-        .map(|(s, registry)| analyze(&s, &registry, sr, 1000.0))
-        .and_then(|a| on_port(&a, e).map(|l| l.noise_rms))
-        .unwrap_or(0.0)
+        .map(|(s, registry)| analyze(&s, &registry, sr, 1000.0));
+    ports
+        .iter()
+        .map(|(e, _)| {
+            a.as_ref()
+                .and_then(|a| on_port(a, e).map(|l| l.noise_rms))
+                .unwrap_or(0.0)
+        })
+        .collect()
 }
 
 /// The load output port `e` drives, as the compiler models it.
