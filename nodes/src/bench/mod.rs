@@ -574,13 +574,20 @@ fn impedance(setup: &Setup, o: &Options, el: &PortElectrical) -> Result<ZResult,
             }
         })
         .collect();
-    // The resonance: the first point above both neighbours (a driver's fs;
-    // the voice coil's rise toward 20 kHz is no peak), refined between the
-    // points in 1/480-octave steps.
-    let peak = points
-        .windows(3)
-        .find(|w| w[1].ohm > w[0].ohm && w[1].ohm >= w[2].ohm)
-        .map(|w| &w[1])
+    // The resonance: the first point above both neighbours and 10 % above
+    // the least |Z| on each side of it (a driver's fs; the voice coil's
+    // rise toward 20 kHz and a resistor's ripple are no peaks), refined
+    // between the points in 1/480-octave steps.
+    let least = |s: &[ZPoint]| s.iter().map(|p| p.ohm).fold(f64::INFINITY, f64::min);
+    let peak = (1..points.len().saturating_sub(1))
+        .find(|&i| {
+            let p = points[i].ohm;
+            p > points[i - 1].ohm
+                && p >= points[i + 1].ohm
+                && p > 1.1 * least(&points[..i])
+                && p > 1.1 * least(&points[i + 1..])
+        })
+        .map(|i| &points[i])
         .map(|p| {
             (-10..=10)
                 .map(|k| {

@@ -34,6 +34,8 @@ pub(crate) struct Rig {
     /// Device channel of the first tap (after the patch's own outputs).
     out_base: u32,
     taps: u32,
+    /// Ports a generator took over, and the generator's port.
+    replaced: Vec<(Endpoint, Endpoint)>,
     sample_rate: f64,
     patch_dir: Option<PathBuf>,
 }
@@ -133,6 +135,7 @@ impl Rig {
             kinds: Vec::new(),
             out_base,
             taps: 0,
+            replaced: Vec::new(),
             sample_rate: setup.sample_rate,
             patch_dir: setup.patch_dir.clone(),
         };
@@ -178,18 +181,25 @@ impl Rig {
         for w in self.patch.wires.iter_mut().filter(|w| w.from == *e) {
             w.from = out.clone();
         }
+        self.replaced.push((e.clone(), out.clone()));
         out
     }
 
     /// Record output port `e` (of domain `el.domain`) without loading it.
     /// Returns the tap's index in what `render` gives back.
     pub fn tap(&mut self, e: &Endpoint, domain: ohmpatch_patch::Domain) -> usize {
+        // A port a generator took over is heard at the generator.
+        let e = self
+            .replaced
+            .iter()
+            .rev()
+            .find(|(p, _)| p == e)
+            .map_or(e, |(_, g)| g)
+            .clone();
         let i = self.taps;
         self.taps += 1;
         let id = self.add_node("bench_tap", Instrument::Tap(domain, self.out_base + i));
-        self.patch
-            .wires
-            .push(Wire::new(e.clone(), Endpoint::new(id, "in")));
+        self.patch.wires.push(Wire::new(e, Endpoint::new(id, "in")));
         i as usize
     }
 
