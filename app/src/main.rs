@@ -38,6 +38,8 @@ enum Command {
     Check(cli::check::Args),
     /// Pack a patch and every file it reads into one bundle (.ohmz) to share.
     Pack(cli::bundle::PackArgs),
+    /// Measure a path like an audio analyser: response, distortion, noise, impedance.
+    Measure(cli::measure::Args),
     /// List the node catalogue.
     Nodes {
         /// Print JSON instead of a table.
@@ -93,6 +95,13 @@ fn main() -> ExitCode {
             Err(c) => c,
         },
         Some(Command::Pack(a)) => cli::bundle::pack(a),
+        Some(Command::Measure(mut a)) => match cli::bundle::resolve(&a.patch) {
+            Ok(p) => {
+                a.patch = p;
+                cli::measure::run(a)
+            }
+            Err(c) => c,
+        },
         Some(Command::Nodes { json }) => cli::nodes::run(json),
         Some(Command::Devices { json }) => cli::devices::run(json),
         Some(Command::Screenshot { patch, out }) => cli::editor::screenshot(patch, out),

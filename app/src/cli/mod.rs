@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod check;
 pub mod devices;
 pub mod editor;
+pub mod measure;
 pub mod nodes;
 pub mod play;
 pub mod render;
