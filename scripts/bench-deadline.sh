@@ -39,28 +39,7 @@ fi
 # registry of servers, which has 8 slots; once they are full no new server
 # starts ("Too many servers already active"). Free the slots whose server
 # process is gone (what jackd itself would do for its own name).
-python3 - <<'PY'
-import os, struct
-path = "/dev/shm/jack-shm-registry"
-try:
-    f = open(path, "r+b")
-except OSError:
-    raise SystemExit(0)
-with f:
-    d = bytearray(f.read())
-    if d[:4] != b"KCAJ":
-        raise SystemExit(0)
-    hdr_len = 24
-    slot = 264
-    for i in range(8):
-        off = hdr_len + i * slot
-        pid = struct.unpack_from("<i", d, off)[0]
-        if pid > 0 and not os.path.exists(f"/proc/{pid}"):
-            name = bytes(d[off + 4:off + slot]).split(b"\0")[0].decode(errors="replace")
-            print(f"freeing the JACK registry slot of {name} (process {pid} is gone)")
-            f.seek(off)
-            f.write(bytes(slot))
-PY
+python3 scripts/jack-free-slots.py
 
 cargo build --profile bench -p ohmpatch-bench --bin ohmpatch-deadline
 bin="$CARGO_TARGET_DIR/release/ohmpatch-deadline"
@@ -105,7 +84,7 @@ for frames in $BUFFERS; do
         tail -n "+$((start + 1))" "$log" >"$part"
         case $run in
             simple) mine=$(count 'client = jack_simple_client was not finished' "$part") ;;
-            ohmpatch) mine=$(count 'client = cpal_client_[0-9_]*out was not finished' "$part") ;;
+            ohmpatch) mine=$(count 'client = ohmpatch was not finished' "$part") ;;
             *) mine=0 ;;
         esac
         all=$(count 'was not finished' "$part")

@@ -11,7 +11,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee "${TMPDIR:-/tmp}/ohmpatch-test.log"
 echo "== no allocation on the audio thread, release build"
-cargo test --release --locked -p ohmpatch-tests --test no_alloc 2>&1 | tee -a "${TMPDIR:-/tmp}/ohmpatch-test.log"
+cargo test --release --locked -p ohmpatch-tests --test no_alloc --test duplex_no_alloc 2>&1 | tee -a "${TMPDIR:-/tmp}/ohmpatch-test.log"
 # One closing line for the whole run.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "${TMPDIR:-/tmp}/ohmpatch-test.log"

@@ -36,6 +36,10 @@ enum Command {
     Play(cli::play::Args),
     /// Validate and compile a patch; print the processing order and every wire's levels.
     Check(cli::check::Args),
+    /// Pack a patch and every file it reads into one bundle (.ohmz) to share.
+    Pack(cli::bundle::PackArgs),
+    /// Measure a path like an audio analyser: response, distortion, noise, impedance.
+    Measure(cli::measure::Args),
     /// List the node catalogue.
     Nodes {
         /// Print JSON instead of a table.
@@ -74,9 +78,36 @@ fn main() -> ExitCode {
     let code = match cli.command {
         None => cli::editor::run(None, None),
         Some(Command::Edit { patch, script }) => cli::editor::run(patch, script),
-        Some(Command::Render(a)) => cli::render::run(a),
-        Some(Command::Play(a)) => cli::play::run(a),
-        Some(Command::Check(a)) => cli::check::run(a),
+        // A bundle is opened (extracted into the cache) and its patch read.
+        Some(Command::Render(mut a)) => match cli::bundle::resolve(&a.patch) {
+            Ok(p) => {
+                a.patch = p;
+                cli::render::run(a)
+            }
+            Err(c) => c,
+        },
+        Some(Command::Play(mut a)) => match cli::bundle::resolve(&a.patch) {
+            Ok(p) => {
+                a.patch = p;
+                cli::play::run(a)
+            }
+            Err(c) => c,
+        },
+        Some(Command::Check(mut a)) => match cli::bundle::resolve(&a.patch) {
+            Ok(p) => {
+                a.patch = p;
+                cli::check::run(a)
+            }
+            Err(c) => c,
+        },
+        Some(Command::Pack(a)) => cli::bundle::pack(a),
+        Some(Command::Measure(mut a)) => match cli::bundle::resolve(&a.patch) {
+            Ok(p) => {
+                a.patch = p;
+                cli::measure::run(a)
+            }
+            Err(c) => c,
+        },
         Some(Command::Nodes { json }) => cli::nodes::run(json),
         Some(Command::Plugins { json }) => cli::plugins::run(json),
         Some(Command::Devices { json }) => cli::devices::run(json),

@@ -2,6 +2,7 @@
 //! descriptor (ports with domain and impedance, params with unit, range,
 //! default and help) and its processor.
 
+pub mod bench;
 pub mod desc;
 pub mod kinds;
 pub mod lv2;

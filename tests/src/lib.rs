@@ -1,6 +1,8 @@
 //! End-to-end helpers shared by the tests in `tests/tests`: load example
 //! patches, render them offline, measure the result.
 
+pub mod jack;
+
 use ohmpatch_engine::{Engine, EngineConfig, render_offline_with};
 use ohmpatch_patch::Patch;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! Reliability on a real audio server: 10,000 random edits through the
 //! editor's command path (History → Engine::set_patch) while the patch plays
-//! on a JACK dummy server. The audio callback runs under `assert_no_alloc`
+//! on a JACK dummy server, duplex: `jack_simple_client` plays into its input. The audio callback runs under `assert_no_alloc`
 //! (the engine's `rt-alloc-check` feature): any allocation there aborts this
 //! test binary. Then the server is killed and restarted while playing.
 
@@ -9,41 +9,13 @@ use ohmpatch_engine::backend::{BackendKind, Stream, StreamEvent, StreamOptions, 
 use ohmpatch_engine::dsp::Rng;
 use ohmpatch_engine::{ChannelMap, Engine, EngineConfig};
 use ohmpatch_patch::{Edit, History, Node, Patch, Value, Wire};
-use std::process::{Child, Command, Stdio};
+use ohmpatch_tests::jack::{Kid, Server};
+use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 #[global_allocator]
 static ALLOC: AllocDisabler = AllocDisabler;
-
-/// Start a dummy JACK server whose log (where it blames late clients) goes to `log`.
-fn start_jack(name: &str, log: &std::path::Path) -> Child {
-    let file = std::fs::File::create(log).unwrap();
-    let child = Command::new("jackd")
-        .args(["-n", name, "-d", "dummy", "-r", "48000", "-p", "128"])
-        .env("JACK_NO_AUDIO_RESERVATION", "1")
-        .stdout(Stdio::from(file.try_clone().unwrap()))
-        .stderr(Stdio::from(file))
-        .spawn()
-        .expect("jackd must be installed (scripts/setup.sh installs jackd2)");
-    let t0 = Instant::now();
-    while !ohmpatch_engine::backend::jack_running() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "jackd did not come up"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child
-}
-
-/// How many times the server's log has blamed a client for an xrun so far.
-fn blamed(log: &std::path::Path) -> usize {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .matches("was not finished")
-        .count()
-}
 
 fn random_edit(p: &Patch, rng: &mut Rng, n: &mut u64) -> Edit {
     let ids: Vec<&String> = p.nodes.keys().collect();
@@ -105,22 +77,18 @@ fn random_edit(p: &Patch, rng: &mut Rng, n: &mut u64) -> Edit {
 
 #[test]
 fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
-    let server = format!("ohmstorm-{}", std::process::id());
+    let mut jack = Server::start("ohmstorm", 128);
     // SAFETY: this test binary holds this one test; nothing else reads the
     // environment concurrently.
-    unsafe {
-        std::env::set_var("JACK_DEFAULT_SERVER", &server);
-        std::env::set_var("JACK_NO_START_SERVER", "1");
-    }
-    let log = std::env::temp_dir().join(format!("{server}.log"));
-    let mut jack = start_jack(&server, &log);
+    unsafe { jack.use_it() };
 
     let mut patch = ohmpatch_patch::load_str(
         r#"(version: 1, nodes: {
             "src": (kind: "tone", params: {"level_dbu": 4.0}),
+            "in": (kind: "audio_in", params: {"channel": 1.0}),
             "g": (kind: "gain"),
             "out": (kind: "output", params: {"channel": 1.0}),
-        }, wires: [("src.out", "g.in"), ("g.out", "out.in")])"#,
+        }, wires: [("src.out", "g.in"), ("in.out", "g.in"), ("g.out", "out.in")])"#,
         "storm",
     )
     .unwrap();
@@ -145,6 +113,15 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
     engine.set_patch(&patch).unwrap();
     let stats = engine.stats().clone();
     let stream = Stream::start(choice, engine.take_core().unwrap(), stats.clone()).unwrap();
+    // A real client plays into the input the whole time: duplex.
+    let _sine = Kid(jack
+        .command("jack_simple_client")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("jack_simple_client must be installed (scripts/setup.sh installs jackd2)"));
+    jack.wait_port("jack_simple_client:output1");
+    jack.connect("jack_simple_client:output1", "ohmpatch:in_1");
     std::thread::sleep(Duration::from_millis(300));
 
     let mut history = History::new();
@@ -152,7 +129,7 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
     let mut n = 0;
     let mut applied = 0;
     let xruns_before = stats.xruns.load(Ordering::Relaxed);
-    let blamed_before = blamed(&log);
+    let blamed_before = jack.blamed();
     let t0 = Instant::now();
     for i in 0..10_000 {
         let edit = random_edit(&patch, &mut rng, &mut n);
@@ -180,9 +157,9 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
     // blamed now and then too: 0–2 times in either phase across runs here,
     // so a margin of 3 separates that from edits that stall the callback,
     // which would be blamed on most of the ~2,500 periods of the storm).
-    let during_storm = blamed(&log) - blamed_before;
+    let during_storm = jack.blamed() - blamed_before;
     std::thread::sleep(Duration::from_secs_f64(storm_s));
-    let during_quiet = blamed(&log) - blamed_before - during_storm;
+    let during_quiet = jack.blamed() - blamed_before - during_storm;
     println!(
         "JACK blamed a client {during_storm} times during the storm, {during_quiet} in as long without edits"
     );
@@ -205,7 +182,7 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
     );
 
     // Kill the server: the stream reports the loss.
-    ohmpatch_tests::stop_jackd(&mut jack);
+    jack.stop();
     let t0 = Instant::now();
     let mut lost = false;
     while t0.elapsed() < Duration::from_secs(10) && !lost {
@@ -233,7 +210,9 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
         "null device not running"
     );
     // The server comes back: return to JACK.
-    let mut jack = start_jack(&server, &log);
+    let name = jack.name.clone();
+    drop(jack);
+    let jack = Server::start_named(&name, 128);
     let core = stream.stop().expect("the null device hands its core back");
     engine.return_core(core);
     let choice = choose_device(&StreamOptions {
@@ -251,6 +230,5 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
     if let Some(core) = stream.stop() {
         engine.return_core(core);
     }
-    ohmpatch_tests::stop_jackd(&mut jack);
-    let _ = std::fs::remove_file(&log);
+    drop(jack);
 }

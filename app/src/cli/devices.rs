@@ -18,17 +18,21 @@ pub fn run(as_json: bool) -> u8 {
                 }
             })
             .collect();
-        println!(
-            "{:<5} {}{}",
-            d.host,
-            d.name,
-            if d.default { "  (default)" } else { "" }
-        );
+        let default = match (d.default, d.default_input) {
+            (true, true) => "  (default)",
+            (true, false) => "  (default output)",
+            (false, true) => "  (default input)",
+            _ => "",
+        };
+        println!("{:<5} {}{default}", d.host, d.name);
         if !d.id.is_empty() && d.id != d.name {
             println!("      id: {}", d.id);
         }
         if let Some(c) = d.channels {
-            println!("      channels: up to {c}");
+            println!("      output channels: up to {c}");
+        }
+        if let Some(c) = d.input_channels {
+            println!("      input channels: up to {c}");
         }
         if !rates.is_empty() {
             println!("      sample rates: {} Hz", rates.join(", "));

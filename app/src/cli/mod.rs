@@ -1,9 +1,11 @@
 //! The subcommands. Errors go to stderr in plain words with the exit codes of
 //! CONTRACT §3: 0 fine, 1 invalid, 2 unreadable.
 
+pub mod bundle;
 pub mod check;
 pub mod devices;
 pub mod editor;
+pub mod measure;
 pub mod nodes;
 pub mod play;
 pub mod plugins;

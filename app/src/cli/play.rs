@@ -3,7 +3,8 @@
 //! fails or goes away.
 
 use super::*;
-use ohmpatch_engine::backend::{BackendKind, StreamOptions};
+use ohmpatch_engine::backend::{BackendKind, MAX_JACK_PORTS, Stream, StreamOptions};
+use ohmpatch_engine::meters::INPUT_METERS;
 use ohmpatch_engine::supervisor::{PlaybackEvent, Supervisor};
 use ohmpatch_engine::{ChannelMap, EngineConfig};
 use std::io::Write;
@@ -28,6 +29,17 @@ pub struct Args {
     pub seconds: Option<f64>,
     #[arg(long = "sample-rate")]
     pub sample_rate: Option<u32>,
+    /// The capture device (ALSA; default: the default input).
+    #[arg(long = "input-device")]
+    pub input_device: Option<String>,
+    /// Input channels to open (default: as many as the patch's `audio_in`
+    /// channels reach; 0 opens no capture).
+    #[arg(long)]
+    pub inputs: Option<u16>,
+    /// JACK: connect inputs to the physical capture ports and outputs to
+    /// the physical playback ports.
+    #[arg(long)]
+    pub connect: bool,
 }
 
 /// Say what the supervisor did, in `play`'s words. `starting`: the first
@@ -61,6 +73,11 @@ fn report(events: Vec<PlaybackEvent>, starting: bool) {
                 eprintln!("\nnote: {} reports: {why}", backend.name())
             }
             PlaybackEvent::Rebuild(e) => eprintln!("warning: {e}"),
+            PlaybackEvent::InputLost(why) => eprintln!(
+                "\n{}input lost ({why}); audio_in plays silence, the output goes on",
+                if starting { "note: " } else { "" }
+            ),
+            PlaybackEvent::InputBack => eprintln!("\ninput is back"),
         }
     }
 }
@@ -89,12 +106,22 @@ pub fn run(a: Args) -> u8 {
         Ok(p) => p,
         Err(c) => return c,
     };
+    if let Some(n) = a.inputs
+        && n > MAX_JACK_PORTS
+    {
+        eprintln!("--inputs must be between 0 and {MAX_JACK_PORTS}; got {n}");
+        return EXIT_INVALID;
+    }
+    let (ins_used, outs_used) = channels_used(&patch);
     let opts = StreamOptions {
         backend,
         device: a.device.clone(),
+        input_device: a.input_device.clone(),
         buffer: a.buffer,
         sample_rate: a.sample_rate,
-        channels: 2,
+        channels: outs_used.clamp(2, MAX_JACK_PORTS),
+        inputs: a.inputs.unwrap_or(ins_used.min(MAX_JACK_PORTS)),
+        connect: a.connect,
     };
     let mut sup = Supervisor::new(opts);
     let choice = sup.choose();
@@ -134,6 +161,10 @@ pub fn run(a: Args) -> u8 {
             .map(|b| format!(", {b} frames"))
             .unwrap_or_default()
     );
+    if let Some(s) = sup.stream() {
+        describe_ports(s);
+    }
+    let mut shown_latency = None;
     let t0 = Instant::now();
     let mut last_print = Instant::now() - Duration::from_secs(1);
     let mut lost = 0;
@@ -186,7 +217,19 @@ pub fn run(a: Args) -> u8 {
         max_load = max_load.max(stats.load());
         if last_print.elapsed() >= Duration::from_millis(250) {
             last_print = Instant::now();
-            let line = format!(
+            // Said again whenever it changes: JACK works it out from the
+            // connections, which may be made after the start.
+            if let Some(s) = sup.stream() {
+                let now = (s.latency(), engine.device_latency(), s.has_input());
+                if shown_latency != Some(now) {
+                    shown_latency = Some(now);
+                    println!(
+                        "latency {}",
+                        now.0.describe(now.1 as u32, s.choice.sample_rate, now.2)
+                    );
+                }
+            }
+            let mut line = format!(
                 "{:>6.1} s  {}  load {:>5.1} %  xruns {}  callbacks {}  out peak {} dBFS",
                 t0.elapsed().as_secs_f64(),
                 backend_name(&sup),
@@ -195,6 +238,17 @@ pub fn run(a: Args) -> u8 {
                 stats.callbacks.load(Ordering::Relaxed),
                 dbfs(f64::from(stats.take_output_peak())),
             );
+            if let Some(s) = sup.stream().filter(|s| s.has_input()) {
+                let peaks: Vec<String> = (0..s.choice.inputs as usize)
+                    .take(INPUT_METERS)
+                    .map(|c| dbfs(f64::from(stats.take_input_peak(c))))
+                    .collect();
+                line.push_str(&format!(
+                    "  in peak {} dBFS  in xruns {}",
+                    peaks.join("/"),
+                    stats.input_xruns.load(Ordering::Relaxed)
+                ));
+            }
             if tty {
                 print!("\r{line}   ");
                 let _ = std::io::stdout().flush();
@@ -211,10 +265,11 @@ pub fn run(a: Args) -> u8 {
         eprintln!("warning: {e}");
     }
     println!(
-        "\nplayed {:.1} s on {backend_name}: {} callbacks, {} xruns, max load {:.1} %{}",
+        "\nplayed {:.1} s on {backend_name}: {} callbacks, {} xruns, {} input xruns, max load {:.1} %{}",
         t0.elapsed().as_secs_f64(),
         stats.callbacks.load(Ordering::Relaxed),
         stats.xruns.load(Ordering::Relaxed),
+        stats.input_xruns.load(Ordering::Relaxed),
         max_load * 100.0,
         if lost > 0 {
             format!(", device lost {lost}×")
@@ -223,4 +278,37 @@ pub fn run(a: Args) -> u8 {
         }
     );
     EXIT_OK
+}
+
+/// The highest device input and output channel the patch's nodes use.
+fn channels_used(patch: &ohmpatch_patch::Patch) -> (u16, u16) {
+    let registry = ohmpatch_nodes::shared_registry();
+    let (mut ins, mut outs) = (0u16, 0u16);
+    for node in patch.nodes.values() {
+        let Some(kind) = registry.of(node) else {
+            continue;
+        };
+        let params = ohmpatch_engine::Params::resolve(kind.spec(), &node.params);
+        let Some(c) = kind.device_channel(&params) else {
+            continue;
+        };
+        let n = u16::try_from(c + 1).unwrap_or(u16::MAX);
+        match kind.role() {
+            ohmpatch_engine::Role::DeviceIn => ins = ins.max(n),
+            ohmpatch_engine::Role::DeviceOut => outs = outs.max(n),
+            _ => {}
+        }
+    }
+    (ins, outs)
+}
+
+/// The client and port names on JACK, once playing.
+fn describe_ports(s: &Stream) {
+    if let Some((client, ins, outs)) = s.jack_ports() {
+        println!("jack client \"{client}\"");
+        if !ins.is_empty() {
+            println!("  inputs:  {}", ins.join("  "));
+        }
+        println!("  outputs: {}", outs.join("  "));
+    }
 }

@@ -58,6 +58,10 @@ pub enum Action {
     Reload,
     /// Show this node in the inspector.
     Focus(String),
+    /// Open the Measure window with this output port as the path's start…
+    MeasureFrom(Endpoint),
+    /// …or as its end.
+    MeasureTo(Endpoint),
 }
 
 /// A node to add, optionally wired to a dragged pin or into a wire.
@@ -265,6 +269,16 @@ impl Editor {
                 }
             }
             Action::Focus(id) => self.view.focused = Some(id),
+            Action::MeasureFrom(e) => {
+                self.bench.set_from(e);
+                self.bench
+                    .run_if_new(&self.doc.patch, self.doc.path.as_ref());
+            }
+            Action::MeasureTo(e) => {
+                self.bench.set_to(e);
+                self.bench
+                    .run_if_new(&self.doc.patch, self.doc.path.as_ref());
+            }
         }
     }
 

@@ -5,8 +5,8 @@ use super::dialogs::{self, Dialog};
 use super::doc::{self, Doc};
 use super::live::Live;
 use super::{
-    Action, Disk, Editor, Run, View, asset, canvas, disk, files, inspector, menus, modes, palette,
-    script, shortcuts,
+    Action, Disk, Editor, Run, View, asset, canvas, disk, files, inspector, measure, menus, modes,
+    palette, script, shortcuts,
 };
 use bevy::app::AppExit;
 use bevy::prelude::*;
@@ -158,6 +158,7 @@ pub fn run(opts: Options) -> u8 {
             title: String::new(),
             queued: Vec::new(),
         },
+        bench: Default::default(),
         run: Run {
             frame: 0,
             script,
@@ -371,6 +372,7 @@ fn ui_system(mut contexts: EguiContexts, mut ed: NonSendMut<Editor>) -> Result {
     }
     palette::window(&ctx, ed, &mut actions);
     dialogs::show(&ctx, &mut ed.view, &ed.doc, &mut actions);
+    measure::window(&ctx, &mut ed.bench, &ed.doc.patch, ed.doc.path.as_ref());
 
     for a in actions {
         ed.apply(a, &ctx);

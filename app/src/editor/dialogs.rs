@@ -5,7 +5,7 @@
 use super::doc::Doc;
 use super::{Action, View, files};
 use bevy_egui::egui::{self, RichText};
-use ohmpatch_engine::backend::{BackendKind, StreamOptions};
+use ohmpatch_engine::backend::{BackendKind, MAX_JACK_PORTS, StreamOptions};
 use std::path::{Path, PathBuf};
 
 pub(super) enum Dialog {
@@ -48,6 +48,10 @@ pub(super) struct AudioForm {
     pub sample_rate: String,
     pub buffer: String,
     pub devices: Vec<String>,
+    pub input_device: String,
+    pub inputs: String,
+    pub connect: bool,
+    pub input_devices: Vec<String>,
 }
 
 /// Draw the open dialog, if any.
@@ -252,6 +256,26 @@ pub(super) fn show(ctx: &egui::Context, view: &mut View, doc: &Doc, actions: &mu
                                 }
                             });
                         ui.end_row();
+                        ui.label("Input device");
+                        egui::ComboBox::from_id_salt("input_device")
+                            .selected_text(if f.input_device.is_empty() {
+                                "default"
+                            } else {
+                                &f.input_device
+                            })
+                            .show_ui(ui, |ui| {
+                                ui.selectable_value(&mut f.input_device, String::new(), "default");
+                                for d in f.input_devices.clone() {
+                                    ui.selectable_value(&mut f.input_device, d.clone(), d);
+                                }
+                            });
+                        ui.end_row();
+                        ui.label("Input channels");
+                        ui.add(egui::TextEdit::singleline(&mut f.inputs).hint_text("0 = none"));
+                        ui.end_row();
+                        ui.label("JACK");
+                        ui.checkbox(&mut f.connect, "Connect to the system ports");
+                        ui.end_row();
                         ui.label("Sample rate (Hz)");
                         ui.text_edit_singleline(&mut f.sample_rate);
                         ui.end_row();
@@ -269,7 +293,12 @@ pub(super) fn show(ctx: &egui::Context, view: &mut View, doc: &Doc, actions: &mu
             if apply {
                 let sr = f.sample_rate.trim().parse::<u32>().ok();
                 let buf = f.buffer.trim().parse::<u32>().ok();
-                if !f.sample_rate.trim().is_empty()
+                let inputs = f.inputs.trim().parse::<u16>().ok();
+                if inputs.is_none_or(|n| n > MAX_JACK_PORTS) {
+                    view.error(format!(
+                        "the input channels must be a number from 0 to {MAX_JACK_PORTS}"
+                    ));
+                } else if !f.sample_rate.trim().is_empty()
                     && !sr.is_some_and(|r| (8000..=384_000).contains(&r))
                 {
                     view.error("the sample rate must be a number of Hz between 8000 and 384000");
@@ -282,9 +311,12 @@ pub(super) fn show(ctx: &egui::Context, view: &mut View, doc: &Doc, actions: &mu
                     actions.push(Action::Audio(StreamOptions {
                         backend: f.backend,
                         device: (!f.device.is_empty()).then(|| f.device.clone()),
+                        input_device: (!f.input_device.is_empty()).then(|| f.input_device.clone()),
                         buffer: buf,
                         sample_rate: sr,
                         channels: 2,
+                        inputs: inputs.unwrap_or(2),
+                        connect: f.connect,
                     }));
                 }
             }

@@ -4,6 +4,7 @@
 
 use ohmpatch_engine::analysis::{Analysis, Subject, analyze};
 use ohmpatch_engine::backend::{DeviceChoice, Stream, StreamOptions};
+use ohmpatch_engine::meters::INPUT_METERS;
 use ohmpatch_engine::supervisor::{PlaybackEvent, Supervisor};
 use ohmpatch_engine::{ChannelMap, Engine, EngineConfig, EngineError, Registry, compile};
 use ohmpatch_patch::{Domain, Patch, Wire};
@@ -45,6 +46,10 @@ pub struct Live {
     last_analysis: Instant,
     pub load: f64,
     pub xruns: u64,
+    pub input_xruns: u64,
+    /// Loudest device input channel since the last frame (full scale), or
+    /// `None` when no input reaches the engine.
+    pub input_peak: Option<f32>,
 }
 
 impl Live {
@@ -67,6 +72,8 @@ impl Live {
             last_analysis: Instant::now() - Duration::from_secs(1),
             load: 0.0,
             xruns: 0,
+            input_xruns: 0,
+            input_peak: None,
         };
         live.start(choice);
         live
@@ -122,6 +129,8 @@ impl Live {
             Ok(()) => None,
             Err(e) => Some(describe(&e)),
         };
+        // Port names follow the nodes; the ports and their connections stay.
+        self.sup.label_ports(&self.engine);
     }
 
     /// Called every frame: follow the document, keep the engine and the
@@ -146,6 +155,22 @@ impl Live {
         let stats = self.engine.stats();
         self.load = stats.load();
         self.xruns = stats.xruns.load(Ordering::Relaxed);
+        self.input_xruns = stats.input_xruns.load(Ordering::Relaxed);
+        self.input_peak = self.stream().filter(|s| s.has_input()).map(|s| {
+            (0..usize::from(s.choice.inputs).min(INPUT_METERS))
+                .map(|c| stats.take_input_peak(c))
+                .fold(0.0, f32::max)
+        });
+    }
+
+    /// Input-to-output latency (or output latency without an input).
+    pub fn latency_line(&self) -> Option<String> {
+        let s = self.stream()?;
+        let patch = self.engine.device_latency() as u32;
+        Some(
+            s.latency()
+                .describe(patch, s.choice.sample_rate, s.has_input()),
+        )
     }
 
     fn watch_device(&mut self) {
@@ -182,6 +207,10 @@ impl Live {
                     format!("{} reports: {why}", backend.name())
                 }
                 PlaybackEvent::Rebuild(e) => e,
+                PlaybackEvent::InputLost(why) => format!(
+                    "the audio input was lost ({why}); audio_in plays silence, the output goes on"
+                ),
+                PlaybackEvent::InputBack => "the audio input is back".into(),
             };
             self.notes.push(note);
         }

@@ -104,14 +104,30 @@ pub(super) fn menu_bar(root: &mut egui::Ui, ed: &mut Editor, actions: &mut Vec<A
             });
             ui.menu_button("Audio", |ui| {
                 if ui.button("Audio settings…").clicked() {
-                    let devices = ohmpatch_engine::backend::list_devices()
-                        .into_iter()
-                        .map(|d| d.name.to_string())
-                        .collect();
+                    let listed = ohmpatch_engine::backend::list_devices();
+                    let names = |input: bool| {
+                        listed
+                            .iter()
+                            .filter(|d| d.host == "alsa")
+                            .filter(|d| {
+                                if input {
+                                    d.input_channels.is_some()
+                                } else {
+                                    d.channels.is_some()
+                                }
+                            })
+                            .map(|d| d.name.to_string())
+                            .collect()
+                    };
                     let s = ed.live.stream().map(|s| s.choice.clone());
+                    let opts = ed.live.opts();
                     ed.view.dialog = Some(Dialog::Audio(AudioForm {
-                        backend: ed.live.opts().backend,
-                        device: ed.live.opts().device.clone().unwrap_or_default(),
+                        backend: opts.backend,
+                        device: opts.device.clone().unwrap_or_default(),
+                        input_device: opts.input_device.clone().unwrap_or_default(),
+                        inputs: opts.inputs.to_string(),
+                        connect: opts.connect,
+                        input_devices: names(true),
                         sample_rate: s
                             .as_ref()
                             .map(|c| c.sample_rate.to_string())
@@ -120,7 +136,7 @@ pub(super) fn menu_bar(root: &mut egui::Ui, ed: &mut Editor, actions: &mut Vec<A
                             .and_then(|c| c.buffer)
                             .map(|b| b.to_string())
                             .unwrap_or_default(),
-                        devices,
+                        devices: names(false),
                     }));
                 }
             });
@@ -151,6 +167,10 @@ pub(super) fn status_bar(root: &mut egui::Ui, ed: &mut Editor) {
                     Color32::GRAY
                 }),
             );
+            if let Some(l) = ed.live.latency_line() {
+                ui.separator();
+                ui.label(RichText::new(format!("latency {l}")).color(Color32::GRAY));
+            }
             ui.separator();
             ui.label(RichText::new(format!("xruns {}", ed.live.xruns)).color(
                 if ed.live.xruns > 0 {
@@ -159,6 +179,26 @@ pub(super) fn status_bar(root: &mut egui::Ui, ed: &mut Editor) {
                     Color32::GRAY
                 },
             ));
+            if let Some(peak) = ed.live.input_peak {
+                ui.separator();
+                let db = crate::cli::dbfs(f64::from(peak));
+                ui.label(
+                    RichText::new(format!("in {db} dBFS")).color(if peak >= 1.0 {
+                        theme::ERROR
+                    } else {
+                        Color32::GRAY
+                    }),
+                );
+                ui.label(
+                    RichText::new(format!("in xruns {}", ed.live.input_xruns)).color(
+                        if ed.live.input_xruns > 0 {
+                            theme::WARN
+                        } else {
+                            Color32::GRAY
+                        },
+                    ),
+                );
+            }
             ui.separator();
             ui.label(format!(
                 "{} nodes · {} wires",

@@ -16,6 +16,7 @@ pub mod doc;
 pub mod files;
 pub mod inspector;
 pub mod live;
+pub mod measure;
 mod menus;
 mod modes;
 pub mod palette;
@@ -47,6 +48,8 @@ pub struct Editor {
     view: View,
     disk: Disk,
     run: Run,
+    /// The Measure window.
+    bench: measure::Bench,
 }
 
 /// What the panels, windows and dialogs show, apart from the canvas.

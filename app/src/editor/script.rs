@@ -10,11 +10,11 @@
 //! copy ID...               paste                    duplicate ID...
 //! wait FRAMES              ready FILE               wait-file FILE
 //! screenshot FILE.png      focus ID                 wait-param ID PARAM VALUE
-//! quit
+//! measure-from A.out       measure-to B.out         quit
 //! ```
 
 use super::{Action, Editor, NewNode, files};
-use ohmpatch_patch::{Edit, Value, Wire};
+use ohmpatch_patch::{Edit, Endpoint, Value, Wire};
 use std::path::PathBuf;
 
 pub enum Step {
@@ -64,6 +64,8 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
                 },
             }),
             ["connect", a, b] => act(Action::Connect(Wire::parse(a, b).ok_or_else(bad)?)),
+            ["measure-from", e] => act(Action::MeasureFrom(Endpoint::parse(e).ok_or_else(bad)?)),
+            ["measure-to", e] => act(Action::MeasureTo(Endpoint::parse(e).ok_or_else(bad)?)),
             ["disconnect", a, b] => {
                 act(Action::Disconnect(vec![Wire::parse(a, b).ok_or_else(bad)?]))
             }

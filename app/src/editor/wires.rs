@@ -182,5 +182,14 @@ fn wire_menu(ui: &mut Ui, w: &Wire, mid: Pos2, canvas: &Canvas, actions: &mut Ve
         actions.push(Action::Disconnect(vec![w.clone()]));
         return true;
     }
+    ui.separator();
+    if ui.button("Measure from here").clicked() {
+        actions.push(Action::MeasureFrom(w.from.clone()));
+        return true;
+    }
+    if ui.button("Measure to here").clicked() {
+        actions.push(Action::MeasureTo(w.from.clone()));
+        return true;
+    }
     false
 }

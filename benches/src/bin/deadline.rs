@@ -2,84 +2,33 @@
 //! applying edits the way the editor does, and report how long each of our
 //! callbacks took against the buffer period.
 //!
-//! The callback is ours (cpal's JACK host, like `ohmpatch play`), so each
-//! call's duration goes into a histogram of atomics allocated before the
-//! stream starts: the audio thread only increments counters.
+//! It plays through the backend `ohmpatch play` uses (one JACK client named
+//! `ohmpatch`, capture and playback); each callback's duration goes into a
+//! histogram of atomics set up before the stream starts, so the audio thread
+//! only increments counters. With `--inputs N` it opens N capture ports
+//! (`ohmpatch:in_1`…) for a script to feed.
 //!
 //! ```text
-//! ohmpatch-deadline [--patch FILE] [--seconds S] [--no-edits] [--out FILE]
+//! ohmpatch-deadline [--patch FILE] [--seconds S] [--no-edits] [--inputs N] [--out FILE]
 //! ```
 //!
 //! `scripts/bench-deadline.sh` starts the JACK dummy server, runs this and
 //! `jack_simple_client` under it and counts the xruns JACK blames on each.
 
-use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use ohmpatch_engine::backend::{BackendKind, Stream, StreamOptions, choose_device};
+use ohmpatch_engine::meters::Histogram;
 use ohmpatch_engine::{ChannelMap, Engine, EngineConfig};
 use ohmpatch_patch::{Node, Patch, Value, Wire};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-/// Histogram bins of 1 µs up to 20 ms; the last bin holds everything longer.
-const BINS: usize = 20_000;
-
-struct Histogram {
-    bins: Vec<AtomicU64>,
-    max_ns: AtomicU64,
-    count: AtomicU64,
-}
-
-impl Histogram {
-    fn new() -> Histogram {
-        Histogram {
-            bins: (0..BINS).map(|_| AtomicU64::new(0)).collect(),
-            max_ns: AtomicU64::new(0),
-            count: AtomicU64::new(0),
-        }
-    }
-
-    /// Audio thread: no allocation, no locks.
-    #[inline]
-    fn record(&self, ns: u64) {
-        let bin = ((ns / 1000) as usize).min(BINS - 1);
-        self.bins[bin].fetch_add(1, Ordering::Relaxed);
-        self.max_ns.fetch_max(ns, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The upper edge of the bin holding quantile `q`, in µs.
-    fn quantile_us(&self, q: f64) -> f64 {
-        let n = self.count.load(Ordering::Relaxed);
-        if n == 0 {
-            return 0.0;
-        }
-        let want = ((n as f64) * q).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (i, b) in self.bins.iter().enumerate() {
-            seen += b.load(Ordering::Relaxed);
-            if seen >= want {
-                return (i + 1) as f64;
-            }
-        }
-        BINS as f64
-    }
-
-    fn over(&self, limit_ns: u64) -> u64 {
-        let first = (limit_ns / 1000) as usize;
-        self.bins
-            .iter()
-            .skip(first)
-            .map(|b| b.load(Ordering::Relaxed))
-            .sum()
-    }
-}
 
 struct Args {
     patch: PathBuf,
     seconds: f64,
     edits: bool,
+    inputs: u16,
     out: Option<PathBuf>,
 }
 
@@ -88,6 +37,7 @@ fn parse_args() -> Result<Args, String> {
         patch: PathBuf::from("graphs/demo.ohm.ron"),
         seconds: 60.0,
         edits: true,
+        inputs: 0,
         out: None,
     };
     let mut it = std::env::args().skip(1);
@@ -102,10 +52,17 @@ fn parse_args() -> Result<Args, String> {
                     .ok_or("--seconds needs a positive number")?
             }
             "--no-edits" => a.edits = false,
+            "--inputs" => {
+                a.inputs = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|n: &u16| *n <= 64)
+                    .ok_or("--inputs needs a number of ports, 0 to 64")?
+            }
             "--out" => a.out = Some(it.next().ok_or("--out needs a file")?.into()),
             "-h" | "--help" => {
                 println!(
-                    "ohmpatch-deadline [--patch FILE] [--seconds S] [--no-edits] [--out FILE]"
+                    "ohmpatch-deadline [--patch FILE] [--seconds S] [--no-edits] [--inputs N] [--out FILE]"
                 );
                 std::process::exit(0);
             }
@@ -265,26 +222,19 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let host = match cpal::host_from_id(cpal::HostId::Jack) {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("JACK is not available: {e}");
-            std::process::exit(1);
-        }
-    };
-    let Some(device) = host.default_output_device() else {
-        eprintln!("no JACK server is running");
+    let choice = choose_device(&StreamOptions {
+        backend: BackendKind::Jack,
+        inputs: args.inputs,
+        ..StreamOptions::default()
+    });
+    if choice.backend != BackendKind::Jack {
+        eprintln!(
+            "JACK is not available: {}",
+            choice.fallback_reason.unwrap_or_default()
+        );
         std::process::exit(1);
-    };
-    let cfg = match device.default_output_config() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("cannot read JACK's configuration: {e}");
-            std::process::exit(1);
-        }
-    };
-    let rate = cfg.sample_rate();
-    let channels: u16 = 2;
+    }
+    let rate = choice.sample_rate;
     let config = EngineConfig {
         sample_rate: f64::from(rate),
         patch_dir: args.patch.parent().map(|p| p.to_path_buf()),
@@ -292,54 +242,26 @@ fn main() {
         ..EngineConfig::default()
     };
     // Installed LV2 plugins too, so a patch may use them.
-    let registry = Arc::new(ohmpatch_nodes::registry_with_plugins());
+    let registry = std::sync::Arc::new(ohmpatch_nodes::registry_with_plugins());
     let mut engine = Engine::new(registry.clone(), config);
     if let Err(e) = engine.set_patch(&patch) {
         eprintln!("{}: {e}", args.patch.display());
         std::process::exit(1);
     }
-    let mut core = engine.take_core().expect("fresh engine has its core");
-    let hist = Arc::new(Histogram::new());
-    let period_ns = Arc::new(AtomicU64::new(0));
-    let frames_seen = Arc::new(AtomicU64::new(0));
-    let xruns = Arc::new(AtomicU64::new(0));
-    let (h, p, f) = (hist.clone(), period_ns.clone(), frames_seen.clone());
-    let ch = usize::from(channels);
-    let data_cb = move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
-        let t0 = Instant::now();
-        core.process_interleaved(data, ch, &[], 0);
-        let ns = t0.elapsed().as_nanos() as u64;
-        let frames = (data.len() / ch) as u64;
-        h.record(ns);
-        p.store(frames * 1_000_000_000 / u64::from(rate), Ordering::Relaxed);
-        f.store(frames, Ordering::Relaxed);
-    };
-    let x = xruns.clone();
-    let err_cb = move |e: cpal::Error| {
-        if matches!(e.kind(), cpal::ErrorKind::Xrun) {
-            x.fetch_add(1, Ordering::Relaxed);
-        }
-    };
-    let stream = match device.build_output_stream::<f32, _, _>(
-        cpal::StreamConfig {
-            channels,
-            sample_rate: rate,
-            buffer_size: cpal::BufferSize::Default,
-        },
-        data_cb,
-        err_cb,
-        Some(Duration::from_secs(3)),
-    ) {
+    let stats = engine.stats().clone();
+    let _ = stats.durations.set(Box::new(Histogram::new()));
+    let core = engine.take_core().expect("fresh engine has its core");
+    let mut stream = match Stream::start(choice, core, stats.clone()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("cannot open the JACK stream: {e}");
+            eprintln!("cannot start the JACK client: {e}");
             std::process::exit(1);
         }
     };
-    if let Err(e) = stream.play() {
-        eprintln!("cannot start the JACK stream: {e}");
-        std::process::exit(1);
-    }
+    let hist = stats.durations.get().expect("set above");
+    // Ports named after the nodes, as `play` names them.
+    let (ins, outs) = engine.device_users();
+    stream.label_ports(&ins, &outs);
 
     let mut editor = Editor::new(patch, &registry);
     let t0 = Instant::now();
@@ -358,11 +280,13 @@ fn main() {
         engine.maintain();
         std::thread::sleep(Duration::from_millis(5));
     }
-    drop(stream);
-
-    let period = period_ns.load(Ordering::Relaxed).max(1);
+    let period = stats.period_ns.load(Ordering::Relaxed).max(1);
     let period_us = period as f64 / 1000.0;
-    let frames = frames_seen.load(Ordering::Relaxed);
+    let frames = stream.latency().period_frames;
+    if let Some(core) = stream.stop() {
+        engine.return_core(core);
+    }
+
     let count = hist.count.load(Ordering::Relaxed);
     let max_us = hist.max_ns.load(Ordering::Relaxed) as f64 / 1000.0;
     let q = |x: f64| hist.quantile_us(x);
@@ -386,7 +310,7 @@ fn main() {
         max_us / period_us,
         hist.over(period / 2),
         hist.over(period),
-        xruns.load(Ordering::Relaxed),
+        stats.xruns.load(Ordering::Relaxed),
     );
     println!("{report}");
     if let Some(out) = args.out {

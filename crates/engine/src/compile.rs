@@ -461,10 +461,11 @@ pub fn compile(
                 });
             }
             if info[n].role == Role::DeviceIn {
-                let b = pool.take(1);
-                scratches.push(b);
-                inputs.push(InputSrc::Device { buffer: b });
-                device_ins.push((n, b));
+                // Every device input is written at the start of the block,
+                // so each gets a buffer of its own (assigned below), never
+                // one a step before it hands back to the pool.
+                inputs.push(InputSrc::Device { buffer: u32::MAX });
+                device_ins.push((n, u32::MAX));
             }
         }
         let mut outputs = Vec::new();
@@ -523,6 +524,17 @@ pub fn compile(
                 d.1 = next;
             }
             next += 1;
+        }
+    }
+    for s in steps.iter_mut() {
+        for i in s.inputs.iter_mut() {
+            if let InputSrc::Device { buffer } = i {
+                *buffer = next;
+                if let Some(d) = device_ins.iter_mut().find(|d| d.0 == s.node) {
+                    d.1 = next;
+                }
+                next += 1;
+            }
         }
     }
     pool.count = next;

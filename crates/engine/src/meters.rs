@@ -180,7 +180,81 @@ pub struct Stats {
     pub generation_frame: AtomicU64,
     /// Device output peak since last read (f32 bits).
     pub output_peak: AtomicU32,
+    /// Device input peaks per channel since last read (f32 bits, full scale),
+    /// for the input level meters; channels past the last are not metered.
+    pub input_peaks: [AtomicU32; INPUT_METERS],
+    /// Input overruns and underruns: capture that arrived when there was no
+    /// room for it, or was missing when the output needed it.
+    pub input_xruns: AtomicU64,
+    /// Every callback's duration, when a benchmark asks for it (set before
+    /// the stream starts; the audio thread only increments counters).
+    pub durations: std::sync::OnceLock<Box<Histogram>>,
 }
+
+/// Callback durations in 1 µs bins up to 20 ms; the last bin holds
+/// everything longer.
+pub struct Histogram {
+    bins: Vec<AtomicU64>,
+    pub max_ns: AtomicU64,
+    pub count: AtomicU64,
+}
+
+impl Histogram {
+    pub const BINS: usize = 20_000;
+
+    pub fn new() -> Histogram {
+        Histogram {
+            bins: (0..Self::BINS).map(|_| AtomicU64::new(0)).collect(),
+            max_ns: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// Audio thread: no allocation, no locks.
+    #[inline]
+    pub fn record(&self, ns: u64) {
+        let bin = ((ns / 1000) as usize).min(Self::BINS - 1);
+        self.bins[bin].fetch_add(1, Ordering::Relaxed);
+        self.max_ns.fetch_max(ns, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The upper edge of the bin holding quantile `q`, in µs.
+    pub fn quantile_us(&self, q: f64) -> f64 {
+        let n = self.count.load(Ordering::Relaxed);
+        if n == 0 {
+            return 0.0;
+        }
+        let want = ((n as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, b) in self.bins.iter().enumerate() {
+            seen += b.load(Ordering::Relaxed);
+            if seen >= want {
+                return (i + 1) as f64;
+            }
+        }
+        Self::BINS as f64
+    }
+
+    /// Callbacks that took `limit_ns` or longer.
+    pub fn over(&self, limit_ns: u64) -> u64 {
+        let first = (limit_ns / 1000) as usize;
+        self.bins
+            .iter()
+            .skip(first)
+            .map(|b| b.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram::new()
+    }
+}
+
+/// How many device input channels have a level meter.
+pub const INPUT_METERS: usize = 16;
 
 impl Stats {
     /// DSP load of the last callback, 0..1 (and above when late).
@@ -200,6 +274,23 @@ impl Stats {
         f32::from_bits(self.output_peak.swap(0, Ordering::Relaxed))
     }
 
+    /// Input channel `c`'s peak since the last call (full scale).
+    pub fn take_input_peak(&self, c: usize) -> f32 {
+        self.input_peaks
+            .get(c)
+            .map_or(0.0, |p| f32::from_bits(p.swap(0, Ordering::Relaxed)))
+    }
+
+    /// Fold one block of input channel `c` into its meter (audio thread).
+    pub fn record_input(&self, c: usize, samples: &[f32]) {
+        if let Some(p) = self.input_peaks.get(c) {
+            let peak = samples
+                .iter()
+                .fold(0.0f32, |m, s| if s.abs() > m { s.abs() } else { m });
+            p.fetch_max(peak.to_bits(), Ordering::Relaxed);
+        }
+    }
+
     /// Record one device callback's timing.
     pub fn record_callback(&self, elapsed_ns: u64, period_ns: u64) {
         self.last_callback_ns.store(elapsed_ns, Ordering::Relaxed);
@@ -207,5 +298,8 @@ impl Stats {
             .fetch_max(elapsed_ns, Ordering::Relaxed);
         self.period_ns.store(period_ns, Ordering::Relaxed);
         self.callbacks.fetch_add(1, Ordering::Relaxed);
+        if let Some(h) = self.durations.get() {
+            h.record(elapsed_ns);
+        }
     }
 }

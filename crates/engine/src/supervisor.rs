@@ -28,6 +28,11 @@ pub enum PlaybackEvent {
     Lost { backend: BackendKind, why: String },
     /// The lost device is back and plays again.
     Back(BackendKind),
+    /// The capture device went away (or would not open); `audio_in`
+    /// plays silence and the output goes on.
+    InputLost(String),
+    /// The capture device is back.
+    InputBack,
     /// The running device reported a problem it survived.
     DeviceError { backend: BackendKind, why: String },
     /// The audio-thread half died with a device and was rebuilt; this went
@@ -42,6 +47,8 @@ pub struct Supervisor {
     /// The device that was lost, looked for again every [`RETRY_EVERY`].
     lost_from: Option<DeviceChoice>,
     last_retry: Instant,
+    /// The capture device is lost and looked for again every [`RETRY_EVERY`].
+    input_lost: bool,
     events: Vec<PlaybackEvent>,
 }
 
@@ -52,6 +59,7 @@ impl Supervisor {
             stream: None,
             lost_from: None,
             last_retry: Instant::now(),
+            input_lost: false,
             events: Vec::new(),
         }
     }
@@ -85,6 +93,15 @@ impl Supervisor {
         self.stream.as_ref()
     }
 
+    /// Name the device's ports after the nodes that use them (JACK); call
+    /// after each patch change.
+    pub fn label_ports(&mut self, engine: &Engine) {
+        if let Some(s) = &mut self.stream {
+            let (ins, outs) = engine.device_users();
+            s.label_ports(&ins, &outs);
+        }
+    }
+
     /// What has happened since the last call.
     pub fn take_events(&mut self) -> Vec<PlaybackEvent> {
         std::mem::take(&mut self.events)
@@ -98,8 +115,11 @@ impl Supervisor {
         let Some(core) = engine.take_core() else {
             return Err("the engine has no audio-thread half to play".into());
         };
+        self.input_lost = false;
         match Stream::start(choice.clone(), core, stats.clone()) {
-            Ok(s) => {
+            Ok(mut s) => {
+                let (ins, outs) = engine.device_users();
+                s.label_ports(&ins, &outs);
                 self.stream = Some(s);
                 Ok(())
             }
@@ -133,10 +153,18 @@ impl Supervisor {
     /// `Err` when not even the null device starts.
     pub fn poll(&mut self, engine: &mut Engine) -> Result<(), String> {
         let mut dead = None;
-        if let Some(s) = &self.stream {
+        if let Some(s) = &mut self.stream {
             while let Ok(ev) = s.events.try_recv() {
                 match ev {
                     StreamEvent::Lost(why) => dead = Some(why),
+                    StreamEvent::InputLost(why) => {
+                        s.drop_input();
+                        if !self.input_lost {
+                            self.input_lost = true;
+                            self.last_retry = Instant::now();
+                            self.events.push(PlaybackEvent::InputLost(why));
+                        }
+                    }
                     StreamEvent::Error(why) => self.events.push(PlaybackEvent::DeviceError {
                         backend: s.choice.backend,
                         why,
@@ -158,6 +186,17 @@ impl Supervisor {
                 self.last_retry = Instant::now();
             }
             self.start(engine, null)?;
+        }
+        if self.input_lost
+            && self.lost_from.is_none()
+            && self.last_retry.elapsed() >= RETRY_EVERY
+            && let Some(s) = &mut self.stream
+        {
+            self.last_retry = Instant::now();
+            if s.reopen_input().is_ok() {
+                self.input_lost = false;
+                self.events.push(PlaybackEvent::InputBack);
+            }
         }
         if let Some(prev) = self.lost_from.clone()
             && self.last_retry.elapsed() >= RETRY_EVERY

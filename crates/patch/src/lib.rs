@@ -4,6 +4,7 @@
 //! This crate knows no audio and no GUI, so the editor, the engine and the
 //! command line all share one definition of what a patch is.
 
+pub mod bundle;
 mod doc;
 pub mod error;
 pub mod history;

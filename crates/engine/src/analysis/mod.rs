@@ -16,7 +16,7 @@ mod pass;
 mod report;
 mod stage;
 
-pub use pass::{analyze, test_frequency};
+pub use pass::{analyze, analyze_with, test_frequency};
 pub use report::{Analysis, Levels, OutputReport, Strip, WireReport, levels, ohms, unit_of};
 pub use stage::{
     AnalysisContext, Finding, Level, NOISE_BAND, StageAnalysis, Subject, pass_through,

@@ -245,6 +245,19 @@ impl<'a> Net<'a> {
 /// Analyse a schedule: signal and headroom for a sine at `freq` Hz at each
 /// source's nominal level; noise followed band by band over 20 Hz–20 kHz.
 pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq: f64) -> Analysis {
+    analyze_with(schedule, registry, sample_rate, freq, true)
+}
+
+/// `analyze` for the signal alone (`noise` false): one pass instead of one
+/// per band, for callers that sweep the test frequency (`bench`'s
+/// predicted response); the noise figures are then zero.
+pub fn analyze_with(
+    schedule: &Schedule,
+    registry: &Registry,
+    sample_rate: f64,
+    freq: f64,
+    noise: bool,
+) -> Analysis {
     let net = Net::new(schedule, registry, sample_rate);
     let mut main = net.pass(freq, None, None);
 
@@ -254,7 +267,7 @@ pub fn analyze(schedule: &Schedule, registry: &Registry, sample_rate: f64, freq:
         main.out_levels.iter().map(|v| vec![0.0; v.len()]).collect();
     let mut wire_noise = vec![0.0; schedule.wires.len()];
     let mut device_noise = vec![0.0; main.devices.len()];
-    for (lo, hi) in noise_bands() {
+    for (lo, hi) in noise_bands().into_iter().filter(|_| noise) {
         let centre = (lo * hi).sqrt();
         let band = net.pass(centre, Some((lo, hi)), None);
         for (acc, lv) in port_noise.iter_mut().zip(&band.out_levels) {

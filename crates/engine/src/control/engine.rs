@@ -96,6 +96,55 @@ impl Engine {
         self.schedule.as_ref()
     }
 
+    /// The nodes that use each device channel, as `(inputs, outputs)`:
+    /// entry `c` names channel `c + 1`'s users joined by `+` (empty: none),
+    /// for device port names. Follows the `channel` params (playback).
+    pub fn device_users(&self) -> (Vec<String>, Vec<String>) {
+        let mut ins: Vec<String> = Vec::new();
+        let mut outs: Vec<String> = Vec::new();
+        let Some(s) = &self.schedule else {
+            return (ins, outs);
+        };
+        for n in &s.nodes {
+            let Some(kind) = self.registry.of_params(&n.kind, &n.params) else {
+                continue;
+            };
+            let list = match kind.role() {
+                crate::node::Role::DeviceIn => &mut ins,
+                crate::node::Role::DeviceOut => &mut outs,
+                _ => continue,
+            };
+            let Some(c) = kind.device_channel(&n.params) else {
+                continue;
+            };
+            let c = c as usize;
+            if list.len() <= c {
+                list.resize(c + 1, String::new());
+            }
+            if !list[c].is_empty() {
+                list[c].push('+');
+            }
+            list[c].push_str(&n.id);
+        }
+        (ins, outs)
+    }
+
+    /// Samples from a source to the device outputs through the patch as
+    /// now built (paths are compensated to the latest one): what the patch
+    /// adds to a device's input-to-output latency.
+    pub fn device_latency(&self) -> usize {
+        let Some(s) = &self.schedule else {
+            return 0;
+        };
+        let own = |i: usize| self.live.get(&s.nodes[i].id).map_or(0, |x| x.latency);
+        let l = s.latencies(own);
+        s.device_outs
+            .iter()
+            .map(|&(n, _)| l.leave[n])
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Errors reported by services (a recorder that cannot write) since last asked.
     pub fn take_service_errors(&mut self) -> Vec<String> {
         std::mem::take(&mut self.service_errors)

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The duplex benchmark (issue 14): on a private JACK dummy server, 48 kHz, at
+# 128 and 64 frames:
+#   1. round trip: jack_iodelay through jack_thru, then through ohmpatch
+#      playing a patch `audio_in → output` (the same JACK client `play` opens);
+#   2. $SECS seconds each of jack_simple_client playing into jack_thru, and
+#      into ohmpatch playing graphs/live-guitar-amp.ohm.ron (a guitar chain
+#      with a power amp and a speaker) while the editor's edits are applied;
+#      the xruns jackd blames on each ("client = NAME was not finished").
+# Takes about 2 × ($SECS + 15) seconds per buffer size. Not part of CI.
+#
+#   scripts/bench-duplex.sh                  # 128 and 64 frames, 60 s each
+#   BUFFERS=128 SECS=20 scripts/bench-duplex.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/ohmpatch-bench}"
+export CARGO_TERM_COLOR=never
+SECS="${SECS:-60}"
+BUFFERS="${BUFFERS:-128 64}"
+PATCH="${PATCH:-graphs/live-guitar-amp.ohm.ron}"
+RATE=48000
+export JACK_DEFAULT_SERVER="${JACK_DEFAULT_SERVER:-ohmpatch-duplex}"
+export JACK_NO_AUDIO_RESERVATION=1
+
+for tool in jackd jack_simple_client jack_thru jack_iodelay jack_connect jack_wait stdbuf; do
+    command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install jackd2)" >&2; exit 1; }
+done
+if jack_wait -c 2>/dev/null | grep -qx running; then
+    echo "a JACK server named $JACK_DEFAULT_SERVER is already running; stop it first" >&2
+    exit 1
+fi
+python3 scripts/jack-free-slots.py
+
+cargo build --profile bench -p ohmpatch-bench --bin ohmpatch-deadline
+bin="$CARGO_TARGET_DIR/release/ohmpatch-deadline"
+out="$CARGO_TARGET_DIR/duplex/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$out"
+thru_patch="$out/thru.ohm.ron"
+cat >"$thru_patch" <<'EOF'
+(version: 1, nodes: {
+    "in": (kind: "audio_in", params: {"channel": 1.0}),
+    "out": (kind: "output", params: {"channel": 1.0}),
+}, wires: [("in.out", "out.in")])
+EOF
+
+pids=()
+stop_all() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
+jpid=""
+cleanup() { stop_all; if [ -n "$jpid" ]; then kill "$jpid" 2>/dev/null || true; wait "$jpid" 2>/dev/null || true; fi; }
+trap cleanup EXIT
+count() { grep -c -- "$1" "$2" || true; }
+wait_port() { for _ in $(seq 100); do jack_lsp | grep -qx "$1" && return 0; sleep 0.1; done; echo "no port $1" >&2; return 1; }
+
+# Round trip: jack_iodelay's last figure after 5 s through CLIENT:IN → CLIENT:OUT,
+# left in $rt (not a subshell: the tool's process must stay in $pids).
+iodelay() {
+    local file="$out/iodelay-$1-$2.txt"
+    stdbuf -o0 jack_iodelay >"$file" 2>&1 &
+    pids+=($!)
+    wait_port jack_delay:out
+    jack_connect jack_delay:out "$3"
+    jack_connect "$4" jack_delay:in
+    sleep 5
+    rt=$(tr '\r' '\n' <"$file" | grep 'total roundtrip latency' | tail -1 | awk '{print $1}')
+}
+
+summary="$out/summary.md"
+{
+    echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/ {print $2}') GiB; $(uname -r); $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "jackd: $(jackd --version 2>&1 | head -1); dummy driver, $RATE Hz; $SECS s per run; patch $PATCH"
+    echo
+    echo "| frames | client | round trip (jack_iodelay) | xruns blamed on the client in $SECS s | other clients blamed | driver timer slips | edits (topology) |"
+    echo "|---|---|---|---|---|---|---|"
+} >"$summary"
+
+for frames in $BUFFERS; do
+    log="$out/jackd-$frames.log"
+    jackd -n "$JACK_DEFAULT_SERVER" -d dummy -r "$RATE" -p "$frames" >"$log" 2>&1 &
+    jpid=$!
+    jack_wait -w -t 10 >/dev/null
+    sleep 2
+
+    # jack_thru: its round trip, then a sine through it.
+    jack_thru >/dev/null 2>&1 &
+    pids+=($!)
+    wait_port jack_thru:input_1
+    iodelay "$frames" thru jack_thru:input_1 jack_thru:output_1
+    rt_thru=$rt
+    stop_all
+    jack_thru >/dev/null 2>&1 &
+    pids+=($!)
+    jack_simple_client >/dev/null 2>&1 &
+    pids+=($!)
+    wait_port jack_thru:input_1
+    wait_port jack_simple_client:output1
+    start=$(wc -l <"$log")
+    jack_connect jack_simple_client:output1 jack_thru:input_1
+    sleep "$SECS"
+    part="$out/jackd-$frames-thru.log"
+    tail -n "+$((start + 1))" "$log" >"$part"
+    stop_all
+    thru_mine=$(count 'client = jack_thru was not finished' "$part")
+    thru_all=$(count 'was not finished' "$part")
+    thru_slips=$(count 'JackTimedDriver::Process XRun' "$part")
+    echo "| $frames | jack_thru | $rt_thru frames | $thru_mine | $((thru_all - thru_mine)) | $thru_slips | – |" >>"$summary"
+
+    # ohmpatch: its round trip through `audio_in → output`.
+    "$bin" --patch "$thru_patch" --seconds 12 --no-edits --inputs 1 >/dev/null &
+    pids+=($!)
+    wait_port ohmpatch:in_1-in
+    iodelay "$frames" ohmpatch ohmpatch:in_1 ohmpatch:out_1
+    rt_ohm=$rt
+    stop_all
+    # ohmpatch: the guitar chain, a sine into it, with edits.
+    json="$out/ohmpatch-$frames.json"
+    start=$(wc -l <"$log")
+    "$bin" --patch "$PATCH" --seconds "$SECS" --inputs 1 --out "$json" >/dev/null &
+    ohm=$!
+    jack_simple_client >/dev/null 2>&1 &
+    pids+=($!)
+    wait_port jack_simple_client:output1
+    wait_port ohmpatch:in_1-guitar
+    jack_connect jack_simple_client:output1 ohmpatch:in_1
+    wait "$ohm"
+    part="$out/jackd-$frames-ohmpatch.log"
+    tail -n "+$((start + 1))" "$log" >"$part"
+    stop_all
+    mine=$(count 'client = ohmpatch was not finished' "$part")
+    all=$(count 'was not finished' "$part")
+    slips=$(count 'JackTimedDriver::Process XRun' "$part")
+    edits=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"{r['edits']} ({r['topology_edits']})\")" "$json")
+    echo "| $frames | ohmpatch | $rt_ohm frames | $mine | $((all - mine)) | $slips | $edits |" >>"$summary"
+    echo "$frames frames: round trip jack_thru $rt_thru, ohmpatch $rt_ohm; blamed jack_thru $thru_mine, ohmpatch $mine"
+
+    kill "$jpid" 2>/dev/null || true
+    wait "$jpid" 2>/dev/null || true
+    jpid=""
+    sleep 1
+done
+echo
+cat "$summary"
+echo "(logs in $out)"
