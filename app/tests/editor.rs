@@ -641,3 +641,130 @@ fn a_failed_save_says_why_and_keeps_the_document_open() {
     names.sort();
     assert_eq!(names, ["folder.ohm.ron", "good.ohm.ron", "p.ohm.ron"]);
 }
+
+/// A bundle opens in the editor from its read-only cache folder; Save writes
+/// a new patch and takes the bundle's files along beside it, saving as
+/// `.ohmz` writes a new bundle, and the cache is never written.
+#[test]
+fn a_bundle_opens_in_the_editor_and_saves_elsewhere_with_its_files() {
+    let x = xvfb();
+    let dir = tmpdir("bundle");
+    let cache = dir.join("cache");
+    let bundle = dir.join("drums.ohmz");
+    let o = Command::new(bin())
+        .args([
+            "pack",
+            root().join("graphs/drums-cab-ir.ohm.ron").to_str().unwrap(),
+        ])
+        .args(["--out", bundle.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let saved = dir.join("mine").join("drums.ohm.ron");
+    std::fs::create_dir_all(saved.parent().unwrap()).unwrap();
+    let again = dir.join("again.ohmz");
+    let script = dir.join("script.txt");
+    std::fs::write(
+        &script,
+        format!(
+            "set cab gain_db -3\nsave {}\nsave {}\nquit\n",
+            saved.display(),
+            again.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(bin())
+        .args([
+            "edit",
+            bundle.to_str().unwrap(),
+            "--script",
+            script.to_str().unwrap(),
+        ])
+        .env("DISPLAY", &x.display)
+        .env("OHMPATCH_CONFIG_DIR", &dir)
+        .env("OHMPATCH_CACHE", &cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_quit(&mut child, Duration::from_secs(120));
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let p = ohmpatch_patch::load_file(&saved).unwrap_or_else(|e| panic!("{e}\n{log}"));
+    assert_eq!(
+        p.nodes["cab"].params.get("gain_db"),
+        Some(&Value::Number(-3.0)),
+        "{log}"
+    );
+    // The sounds came along, writable, so the saved patch plays where it is.
+    let mine = walk(saved.parent().unwrap());
+    assert!(
+        mine.iter().any(|f| f.ends_with("drum-loop.wav")),
+        "{mine:?}\n{log}"
+    );
+    assert!(
+        mine.iter()
+            .any(|f| f.contains("ir/") && f.ends_with(".wav")),
+        "{mine:?}"
+    );
+    let o = Command::new(bin())
+        .args(["check", saved.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("no such file"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Saving as .ohmz wrote a bundle of the edited patch.
+    assert!(again.is_file(), "{log}");
+    let o = Command::new(bin())
+        .args(["check", again.to_str().unwrap()])
+        .env("OHMPATCH_CACHE", &cache)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The cache holds the two bundles as packed: the edit reached neither
+    // the first bundle's patch there nor any new file.
+    let cached = walk(&cache);
+    let patches: Vec<&String> = cached
+        .iter()
+        .filter(|f| f.ends_with("patch.ohm.ron"))
+        .collect();
+    assert_eq!(patches.len(), 2, "{cached:?}");
+    let unedited = patches
+        .iter()
+        .filter(|f| {
+            let p = ohmpatch_patch::load_file(Path::new(f.as_str())).unwrap();
+            p.nodes["cab"].params.get("gain_db") != Some(&Value::Number(-3.0))
+        })
+        .count();
+    assert_eq!(unedited, 1, "the first bundle's copy was changed");
+    let allowed = ["manifest.json", "patch.ohm.ron", ".wav"];
+    assert!(
+        cached
+            .iter()
+            .all(|f| allowed.iter().any(|a| f.ends_with(a))),
+        "{cached:?}"
+    );
+    let _ = Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(&cache)
+        .status();
+}
+
+fn walk(d: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(d) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
+}

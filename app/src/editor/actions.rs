@@ -43,6 +43,9 @@ pub enum Action {
     Redo,
     New,
     Open(PathBuf),
+    /// Pack the patch and its files into this bundle (the document keeps
+    /// its own file).
+    ExportBundle(PathBuf),
     Save,
     SaveAs(PathBuf),
     /// Save, then do what waited for the unsaved changes to be saved.
@@ -225,6 +228,7 @@ impl Editor {
                     self.force_open(&p);
                 }
             }
+            Action::ExportBundle(p) => self.export_bundle(&p),
             Action::Save => match self.doc.path.clone() {
                 Some(p) => self.save_as(&p),
                 None => self.view.dialog = Some(Dialog::save_as(&self.doc, None)),
@@ -298,7 +302,40 @@ impl Editor {
         }
     }
 
+    pub(super) fn export_bundle(&mut self, p: &Path) {
+        let mut p = p.to_path_buf();
+        if !ohmpatch_patch::bundle::is_bundle(&p) {
+            p = PathBuf::from(format!("{}.ohmz", p.display()));
+        }
+        let dir = self.patch_dir().unwrap_or_else(|| PathBuf::from("."));
+        match ohmpatch_patch::bundle::pack(
+            &self.doc.patch,
+            &*self.registry,
+            &dir,
+            crate::cli::bundle::plugins_of(&self.doc.patch),
+            env!("CARGO_PKG_VERSION"),
+            &p,
+        ) {
+            Ok(r) => {
+                let files = r.manifest.map_or(0, |m| m.files.len());
+                let mut line = format!("exported {} ({files} files)", p.display());
+                for (node, param, value) in &r.missing {
+                    line.push_str(&format!(
+                        "; node \"{node}\": {param} \"{value}\" names no file, not packed"
+                    ));
+                }
+                self.info(line);
+            }
+            Err(e) => self.error(format!("could not export the bundle: {e}")),
+        }
+    }
+
     pub(super) fn save_as(&mut self, p: &Path) {
+        if ohmpatch_patch::bundle::is_bundle(p) {
+            // Saving as .ohmz writes a bundle; the document keeps its file.
+            self.export_bundle(p);
+            return;
+        }
         let mut p = p.to_path_buf();
         if !p.to_string_lossy().ends_with(".ohm.ron") {
             let name = p.to_string_lossy().trim_end_matches(".ron").to_string();

@@ -54,6 +54,9 @@ fn initial_doc(
             crate::cli::EXIT_UNREADABLE,
             format!("{}: no such file", p.display()),
         )),
+        Some(p) if ohmpatch_patch::bundle::is_bundle(p) => Doc::open(p, registry)
+            .map(|d| (d, None))
+            .map_err(|e| (crate::cli::EXIT_INVALID, e)),
         Some(p) => {
             let patch = ohmpatch_patch::load_file(p).map_err(|e| {
                 let code = match e {

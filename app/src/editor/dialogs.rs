@@ -25,11 +25,31 @@ pub(super) enum Dialog {
     },
     Audio(AudioForm),
     Shortcuts,
+    /// File ▸ Export bundle…: where to write the `.ohmz`.
+    Export {
+        path: String,
+    },
 }
 
 impl Dialog {
     /// Save As for the open document: its own path to start from (or a new
     /// name), then `then`.
+    /// Export bundle for the open document: its name with `.ohmz`.
+    pub(super) fn export(doc: &Doc) -> Dialog {
+        let base = match (&doc.path, &doc.bundle) {
+            (Some(p), _) => p.display().to_string(),
+            (None, Some(b)) => b.source.display().to_string(),
+            (None, None) => "untitled.ohm.ron".into(),
+        };
+        let stem = base
+            .trim_end_matches(".ohmz")
+            .trim_end_matches(".ron")
+            .trim_end_matches(".ohm");
+        Dialog::Export {
+            path: format!("{stem}.ohmz"),
+        }
+    }
+
     pub(super) fn save_as(doc: &Doc, then: Option<Box<Action>>) -> Dialog {
         Dialog::SaveAs {
             path: doc
@@ -111,7 +131,7 @@ pub(super) fn show(ctx: &egui::Context, view: &mut View, doc: &Doc, actions: &mu
                 .open(&mut keep)
                 .collapsible(false)
                 .show(ctx, |ui| {
-                    ui.label("File (.ohm.ron):");
+                    ui.label("File (.ohm.ron, or a bundle .ohmz):");
                     let r = ui.add(egui::TextEdit::singleline(&mut path).desired_width(420.0));
                     if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                         go = Some(PathBuf::from(&path));
@@ -165,7 +185,7 @@ pub(super) fn show(ctx: &egui::Context, view: &mut View, doc: &Doc, actions: &mu
                 .open(&mut keep)
                 .collapsible(false)
                 .show(ctx, |ui| {
-                    ui.label("File (.ohm.ron):");
+                    ui.label("File (.ohm.ron; .ohmz writes a bundle):");
                     let r = ui.add(egui::TextEdit::singleline(&mut path).desired_width(420.0));
                     if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                         go = true;
@@ -184,6 +204,32 @@ pub(super) fn show(ctx: &egui::Context, view: &mut View, doc: &Doc, actions: &mu
                 None
             } else {
                 Some(Dialog::SaveAs { path, then })
+            }
+        }
+        Dialog::Export { mut path } => {
+            let mut go = false;
+            egui::Window::new("Export bundle")
+                .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 80.0))
+                .open(&mut keep)
+                .collapsible(false)
+                .show(ctx, |ui| {
+                    ui.label(
+                        "Bundle (.ohmz): the patch and every file it plays, in one file to share.",
+                    );
+                    let r = ui.add(egui::TextEdit::singleline(&mut path).desired_width(420.0));
+                    if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                        go = true;
+                    }
+                    if ui.button("Export").clicked() {
+                        go = true;
+                    }
+                });
+            if go {
+                keep = false;
+                actions.push(Action::ExportBundle(PathBuf::from(&path)));
+                None
+            } else {
+                Some(Dialog::Export { path })
             }
         }
         Dialog::Recover { file, origin } => {

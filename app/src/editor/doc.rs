@@ -9,11 +9,25 @@ use std::path::{Path, PathBuf};
 pub struct Doc {
     pub patch: Patch,
     pub history: History,
+    /// The file Save writes (none for a new patch or one from a bundle).
     pub path: Option<PathBuf>,
+    /// The bundle this document was opened from, if it was.
+    pub bundle: Option<Bundled>,
     /// Bumped on every change the engine must hear (not on moves).
     pub audio_rev: u64,
     /// Bumped on every change at all.
     pub rev: u64,
+}
+
+/// Where a document opened from a bundle came from and where its files are.
+#[derive(Clone, Debug)]
+pub struct Bundled {
+    /// The `.ohmz` file.
+    pub source: PathBuf,
+    /// The read-only cache folder it was extracted to.
+    pub dir: PathBuf,
+    /// The files it holds besides the patch (relative paths).
+    pub files: Vec<String>,
 }
 
 impl Doc {
@@ -22,15 +36,44 @@ impl Doc {
             patch,
             history: History::new(),
             path,
+            bundle: None,
             audio_rev: 1,
             rev: 1,
         }
     }
 
-    /// Load and validate a patch file; the message says what is wrong in words.
+    /// Load and validate a patch file, or a bundle (extracted into the
+    /// cache; Save then asks for a new file); the message says what is
+    /// wrong in words.
     pub fn open(path: &Path, registry: &Registry) -> Result<Doc, String> {
+        if ohmpatch_patch::bundle::is_bundle(path) {
+            let opened = ohmpatch_patch::bundle::open(path).map_err(|e| e.to_string())?;
+            let patch = load_checked(&opened.patch, registry)?;
+            let mut doc = Doc::new(patch, None);
+            doc.bundle = Some(Bundled {
+                source: path.to_path_buf(),
+                dir: opened.dir,
+                files: opened
+                    .manifest
+                    .files
+                    .iter()
+                    .map(|f| f.path.clone())
+                    .filter(|f| f != ohmpatch_patch::bundle::PATCH_NAME)
+                    .collect(),
+            });
+            return Ok(doc);
+        }
         let patch = load_checked(path, registry)?;
         Ok(Doc::new(patch, Some(path.to_path_buf())))
+    }
+
+    /// The folder the patch's file params are relative to.
+    pub fn files_dir(&self) -> Option<PathBuf> {
+        match (&self.path, &self.bundle) {
+            (Some(p), _) => Some(crate::cli::patch_dir(p)),
+            (None, Some(b)) => Some(b.dir.clone()),
+            (None, None) => None,
+        }
     }
 
     pub fn is_dirty(&self) -> bool {
@@ -43,7 +86,16 @@ impl Doc {
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_else(|| p.display().to_string()),
-            None => "untitled.ohm.ron".into(),
+            None => match &self.bundle {
+                Some(b) => format!(
+                    "{} (bundle)",
+                    b.source
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                ),
+                None => "untitled.ohm.ron".into(),
+            },
         }
     }
 
@@ -106,14 +158,52 @@ impl Doc {
     }
 
     /// Save atomically to `path` and remember it as this document's file.
+    /// A document from a bundle takes its files along: each is copied
+    /// beside the new file unless one of that name is already there.
     pub fn save_to(&mut self, path: &Path) -> Result<(), String> {
         ohmpatch_patch::save_atomic(path, &self.patch)
             .map_err(|e| format!("could not save {}: {e}", path.display()))?;
+        if let Some(b) = self.bundle.take() {
+            let to = crate::cli::patch_dir(path);
+            for f in &b.files {
+                let dst = to.join(f);
+                if dst.exists() {
+                    continue;
+                }
+                let copied = dst
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::copy(b.dir.join(f), &dst).map(|_| ()));
+                if let Err(e) = copied {
+                    self.bundle = Some(b.clone());
+                    return Err(format!(
+                        "saved {}, but could not copy {f} beside it: {e}",
+                        path.display()
+                    ));
+                }
+                // The cache's copies are read-only; the user's are not.
+                let _ = set_writable(&dst);
+            }
+        }
         self.path = Some(path.to_path_buf());
         self.history.mark_saved();
         self.rev += 1;
         Ok(())
     }
+}
+
+#[cfg(unix)]
+fn set_writable(p: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn set_writable(p: &Path) -> std::io::Result<()> {
+    let mut perm = std::fs::metadata(p)?.permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perm.set_readonly(false);
+    std::fs::set_permissions(p, perm)
 }
 
 /// Load a patch file and check it against the catalogue.

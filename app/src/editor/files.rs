@@ -85,10 +85,36 @@ pub fn patches_in(dir: &Path) -> Vec<PathBuf> {
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().ends_with(".ohm.ron"))
+                .filter(|p| {
+                    p.to_string_lossy().ends_with(".ohm.ron")
+                        || ohmpatch_patch::bundle::is_bundle(p)
+                })
                 .collect()
         })
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// The example patches (`graphs/` beside the bundled sounds, else in the
+/// current folder), each with its name and description for the menu.
+pub fn examples() -> Vec<(PathBuf, String, String)> {
+    let dir = ohmpatch_patch::bundled_assets_dir()
+        .and_then(|a| a.parent().map(|p| p.join("graphs")))
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(|| PathBuf::from("graphs"));
+    patches_in(&dir)
+        .into_iter()
+        .filter(|p| !ohmpatch_patch::bundle::is_bundle(p))
+        .filter_map(|p| {
+            let patch = ohmpatch_patch::load_file(&p).ok()?;
+            let file = p.file_name()?.to_string_lossy().replace(".ohm.ron", "");
+            let name = if patch.name.is_empty() {
+                file
+            } else {
+                patch.name.clone()
+            };
+            Some((p, name, patch.description))
+        })
+        .collect()
 }

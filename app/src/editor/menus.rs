@@ -34,6 +34,22 @@ pub(super) fn menu_bar(root: &mut egui::Ui, ed: &mut Editor, actions: &mut Vec<A
                 if ui.button("Save as…").clicked() {
                     ed.view.dialog = Some(Dialog::save_as(&ed.doc, None));
                 }
+                if ui.button("Export bundle…").clicked() {
+                    ed.view.dialog = Some(Dialog::export(&ed.doc));
+                }
+                ui.menu_button("Examples", |ui| {
+                    for (path, name, description) in files::examples() {
+                        let b = ui.button(name);
+                        let b = if description.is_empty() {
+                            b
+                        } else {
+                            b.on_hover_text(description)
+                        };
+                        if b.clicked() {
+                            actions.push(Action::Open(path));
+                        }
+                    }
+                });
                 if ed.doc.path.is_some() && ui.button("Reload from disk").clicked() {
                     actions.push(Action::Reload);
                 }

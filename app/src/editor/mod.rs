@@ -149,7 +149,7 @@ impl Editor {
     }
 
     fn patch_dir(&self) -> Option<PathBuf> {
-        self.doc.path.as_deref().map(crate::cli::patch_dir)
+        self.doc.files_dir()
     }
 
     /// Replace the document (open, new, recover).
