@@ -380,3 +380,63 @@ fn a_good_bundle_opens_and_ignores_what_its_manifest_does_not_list() {
     let _ = make_writable(&cache);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_bundle_names_the_plugins_this_machine_lacks_and_plays_the_rest() {
+    let dir = tmpdir("plugins");
+    let cache = dir.join("cache");
+    let patch = dir.join("p.ohm.ron");
+    std::fs::write(
+        &patch,
+        r#"(version: 1, nodes: {
+            "t": (kind: "tone", params: {"level_dbu": -10.0}),
+            "fx": (kind: "lv2", params: {"uri": "urn:example:not-installed-anywhere"}),
+            "o": (kind: "output"),
+        }, wires: [("t.out", "fx.in"), ("t.out", "o.in")])"#,
+    )
+    .unwrap();
+    let bundle = dir.join("p.ohmz");
+    let o = run(
+        &cache,
+        &[
+            "pack",
+            patch.to_str().unwrap(),
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("urn:example:not-installed-anywhere"),
+        "{}",
+        text(&o)
+    );
+    let wav = dir.join("p.wav");
+    let o = run(
+        &cache,
+        &[
+            "render",
+            bundle.to_str().unwrap(),
+            "--out",
+            wav.to_str().unwrap(),
+            "--seconds",
+            "0.5",
+        ],
+    );
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    assert!(
+        said.contains("lacks the LV2 plugins urn:example:not-installed-anywhere"),
+        "{said}"
+    );
+    // The tone still plays: −10 dBu is −28 dBFS at the default full scale.
+    let mut r = hound::WavReader::open(&wav).unwrap();
+    let peak = r
+        .samples::<f32>()
+        .map(|s| s.unwrap().abs())
+        .fold(0.0f32, f32::max);
+    let db = 20.0 * f64::from(peak).log10();
+    assert!((db + 28.0).abs() < 0.1, "{db} dBFS");
+    let _ = make_writable(&cache);
+    let _ = std::fs::remove_dir_all(&dir);
+}
