@@ -3,11 +3,13 @@
 # 128 and 64 frames:
 #   1. round trip: jack_iodelay through jack_thru, then through ohmpatch
 #      playing a patch `audio_in → output` (the same JACK client `play` opens);
-#   2. $SECS seconds each of jack_simple_client playing into jack_thru, and
-#      into ohmpatch playing graphs/live-guitar-amp.ohm.ron (a guitar chain
-#      with a power amp and a speaker) while the editor's edits are applied;
-#      the xruns jackd blames on each ("client = NAME was not finished").
-# Takes about 2 × ($SECS + 15) seconds per buffer size. Not part of CI.
+#   2. $SECS seconds of jack_simple_client playing into jack_thru and, at the
+#      same time on the same server, into ohmpatch playing
+#      graphs/live-guitar-amp.ohm.ron (a guitar chain with a power amp and a
+#      speaker) while the editor's edits are applied; the xruns jackd blames
+#      on each ("client = NAME was not finished"). Run together, both meet
+#      whatever else disturbs the machine in that minute.
+# Takes about $SECS + 30 seconds per buffer size. Not part of CI.
 #
 #   scripts/bench-duplex.sh                  # 128 and 64 frames, 60 s each
 #   BUFFERS=128 SECS=20 scripts/bench-duplex.sh
@@ -80,56 +82,47 @@ for frames in $BUFFERS; do
     jack_wait -w -t 10 >/dev/null
     sleep 2
 
-    # jack_thru: its round trip, then a sine through it.
+    # Round trips: jack_thru, then ohmpatch playing `audio_in → output`.
     jack_thru >/dev/null 2>&1 &
     pids+=($!)
     wait_port jack_thru:input_1
     iodelay "$frames" thru jack_thru:input_1 jack_thru:output_1
     rt_thru=$rt
     stop_all
-    jack_thru >/dev/null 2>&1 &
-    pids+=($!)
-    jack_simple_client >/dev/null 2>&1 &
-    pids+=($!)
-    wait_port jack_thru:input_1
-    wait_port jack_simple_client:output1
-    start=$(wc -l <"$log")
-    jack_connect jack_simple_client:output1 jack_thru:input_1
-    sleep "$SECS"
-    part="$out/jackd-$frames-thru.log"
-    tail -n "+$((start + 1))" "$log" >"$part"
-    stop_all
-    thru_mine=$(count 'client = jack_thru was not finished' "$part")
-    thru_all=$(count 'was not finished' "$part")
-    thru_slips=$(count 'JackTimedDriver::Process XRun' "$part")
-    echo "| $frames | jack_thru | $rt_thru frames | $thru_mine | $((thru_all - thru_mine)) | $thru_slips | – |" >>"$summary"
-
-    # ohmpatch: its round trip through `audio_in → output`.
     "$bin" --patch "$thru_patch" --seconds 12 --no-edits --inputs 1 >/dev/null &
     pids+=($!)
     wait_port ohmpatch:in_1-in
     iodelay "$frames" ohmpatch ohmpatch:in_1 ohmpatch:out_1
     rt_ohm=$rt
     stop_all
-    # ohmpatch: the guitar chain, a sine into it, with edits.
+
+    # Both at once on the same server, for the same $SECS s, so whatever
+    # disturbs the machine disturbs both: jack_thru passing a sine through,
+    # and ohmpatch playing the guitar chain with edits, fed the same sine.
     json="$out/ohmpatch-$frames.json"
     start=$(wc -l <"$log")
+    jack_thru >/dev/null 2>&1 &
+    pids+=($!)
     "$bin" --patch "$PATCH" --seconds "$SECS" --inputs 1 --out "$json" >/dev/null &
     ohm=$!
     jack_simple_client >/dev/null 2>&1 &
     pids+=($!)
     wait_port jack_simple_client:output1
+    wait_port jack_thru:input_1
     wait_port ohmpatch:in_1-guitar
+    jack_connect jack_simple_client:output1 jack_thru:input_1
     jack_connect jack_simple_client:output1 ohmpatch:in_1
     wait "$ohm"
-    part="$out/jackd-$frames-ohmpatch.log"
+    part="$out/jackd-$frames-both.log"
     tail -n "+$((start + 1))" "$log" >"$part"
     stop_all
+    thru_mine=$(count 'client = jack_thru was not finished' "$part")
     mine=$(count 'client = ohmpatch was not finished' "$part")
     all=$(count 'was not finished' "$part")
     slips=$(count 'JackTimedDriver::Process XRun' "$part")
     edits=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"{r['edits']} ({r['topology_edits']})\")" "$json")
-    echo "| $frames | ohmpatch | $rt_ohm frames | $mine | $((all - mine)) | $slips | $edits |" >>"$summary"
+    echo "| $frames | jack_thru | $rt_thru frames | $thru_mine | $((all - thru_mine - mine)) | $slips | – |" >>"$summary"
+    echo "| $frames | ohmpatch | $rt_ohm frames | $mine | (same run) | (same run) | $edits |" >>"$summary"
     echo "$frames frames: round trip jack_thru $rt_thru, ohmpatch $rt_ohm; blamed jack_thru $thru_mine, ohmpatch $mine"
 
     kill "$jpid" 2>/dev/null || true
