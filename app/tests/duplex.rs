@@ -6,7 +6,6 @@
 
 use ohmpatch_engine::backend::{BackendKind, StreamOptions};
 use ohmpatch_engine::supervisor::Supervisor;
-use ohmpatch_engine::{ChannelMap, Engine, EngineConfig};
 use ohmpatch_tests::jack::{Kid, Server};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -137,13 +136,7 @@ fn a_jack_clients_sine_comes_out_six_db_louder_through_a_gain() {
     // Named after ohmpatch and the node that uses the channel.
     server.wait_port("ohmpatch:in_1-in");
     server.wait_port("ohmpatch:out_1-main");
-    let _sine = Kid(server
-        .command("jack_simple_client")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("jack_simple_client must be installed (scripts/setup.sh installs jackd2)"));
-    server.wait_port("jack_simple_client:output1");
+    let _sine = server.sine_into(&[]);
     // By the stable alias, as a session script would.
     server.connect("jack_simple_client:output1", "ohmpatch:in_1");
     std::thread::sleep(Duration::from_millis(300));
@@ -241,25 +234,11 @@ fn ports_are_renamed_with_the_patch_and_keep_their_connections() {
         "{:?}",
         choice.fallback_reason
     );
-    let mut engine = Engine::new(
-        ohmpatch_nodes::shared_registry(),
-        EngineConfig {
-            sample_rate: f64::from(choice.sample_rate),
-            channel_map: ChannelMap::Param,
-            ..EngineConfig::default()
-        },
-    );
+    let mut engine = Server::engine(choice.sample_rate);
     engine.set_patch(&patch).unwrap();
     sup.start(&mut engine, choice).unwrap();
     server.wait_port("ohmpatch:in_1-in");
-    let _sine = Kid(server
-        .command("jack_simple_client")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("jack_simple_client must be installed (scripts/setup.sh installs jackd2)"));
-    server.wait_port("jack_simple_client:output1");
-    server.connect("jack_simple_client:output1", "ohmpatch:in_1");
+    let _sine = server.sine_into(&["ohmpatch:in_1"]);
     // Rename the input node, and move the output to channel 2.
     let node = patch.nodes.remove("in").unwrap();
     patch.nodes.insert("guitar".into(), node);

@@ -58,6 +58,34 @@ impl Server {
         }
     }
 
+    /// Start `jack_simple_client` (a sine) and wait for its ports; connect
+    /// its first output to each port of `to`.
+    pub fn sine_into(&self, to: &[&str]) -> Kid {
+        let kid = Kid(self
+            .command("jack_simple_client")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("jack_simple_client must be installed (scripts/setup.sh installs jackd2)"));
+        self.wait_port("jack_simple_client:output1");
+        for port in to {
+            self.connect("jack_simple_client:output1", port);
+        }
+        kid
+    }
+
+    /// An engine for playback at the server's `rate` (channels by param).
+    pub fn engine(rate: u32) -> ohmpatch_engine::Engine {
+        ohmpatch_engine::Engine::new(
+            ohmpatch_nodes::shared_registry(),
+            ohmpatch_engine::EngineConfig {
+                sample_rate: f64::from(rate),
+                channel_map: ohmpatch_engine::ChannelMap::Param,
+                ..ohmpatch_engine::EngineConfig::default()
+            },
+        )
+    }
+
     /// `jack_lsp` with these flags (`-c`: connections, `-A`: aliases).
     pub fn lsp(&self, flags: &[&str]) -> String {
         let out = self

@@ -6,10 +6,9 @@
 //! also runs this file in a release build.
 
 use assert_no_alloc::AllocDisabler;
+use ohmpatch_engine::Engine;
 use ohmpatch_engine::backend::{BackendKind, Stream, StreamOptions, choose_device};
-use ohmpatch_engine::{ChannelMap, Engine, EngineConfig};
-use ohmpatch_tests::jack::{Kid, Server};
-use std::process::Stdio;
+use ohmpatch_tests::jack::Server;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -25,14 +24,7 @@ const PATCH: &str = r#"(version: 1, nodes: {
 }, wires: [("in.out", "g.in"), ("in2.out", "pre.in"), ("pre.out", "g.in"), ("g.out", "out.in")])"#;
 
 fn engine_for(rate: u32) -> Engine {
-    let mut e = Engine::new(
-        ohmpatch_nodes::shared_registry(),
-        EngineConfig {
-            sample_rate: f64::from(rate),
-            channel_map: ChannelMap::Param,
-            ..EngineConfig::default()
-        },
-    );
+    let mut e = Server::engine(rate);
     e.set_patch(&ohmpatch_patch::load_str(PATCH, "duplex").unwrap())
         .unwrap();
     e
@@ -58,14 +50,7 @@ fn jack_and_alsa_duplex_callbacks_do_not_allocate() {
     let mut e = engine_for(choice.sample_rate);
     let stats = e.stats().clone();
     let stream = Stream::start(choice, e.take_core().unwrap(), stats.clone()).unwrap();
-    let _sine = Kid(server
-        .command("jack_simple_client")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("jack_simple_client must be installed (scripts/setup.sh installs jackd2)"));
-    server.wait_port("jack_simple_client:output1");
-    server.connect("jack_simple_client:output1", "ohmpatch:in_1");
+    let _sine = server.sine_into(&["ohmpatch:in_1"]);
     server.connect("jack_simple_client:output2", "ohmpatch:in_2");
     std::thread::sleep(Duration::from_millis(200));
     stats.take_input_peak(0);

@@ -1,16 +1,14 @@
 //! Reliability on a real audio server: 10,000 random edits through the
 //! editor's command path (History → Engine::set_patch) while the patch plays
-//! on a JACK dummy server, duplex: `jack_simple_client` plays into its input. The audio callback runs under `assert_no_alloc`
-//! (the engine's `rt-alloc-check` feature): any allocation there aborts this
-//! test binary. Then the server is killed and restarted while playing.
+//! on a JACK dummy server, duplex: `jack_simple_client` plays into its
+//! input. The audio callback runs under `assert_no_alloc` (the engine's
+//! `rt-alloc-check` feature): any allocation there aborts this test binary. Then the server is killed and restarted while playing.
 
 use assert_no_alloc::AllocDisabler;
 use ohmpatch_engine::backend::{BackendKind, Stream, StreamEvent, StreamOptions, choose_device};
 use ohmpatch_engine::dsp::Rng;
-use ohmpatch_engine::{ChannelMap, Engine, EngineConfig};
 use ohmpatch_patch::{Edit, History, Node, Patch, Value, Wire};
-use ohmpatch_tests::jack::{Kid, Server};
-use std::process::Stdio;
+use ohmpatch_tests::jack::Server;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -102,26 +100,12 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
         "{:?}",
         choice.fallback_reason
     );
-    let mut engine = Engine::new(
-        ohmpatch_nodes::shared_registry(),
-        EngineConfig {
-            sample_rate: f64::from(choice.sample_rate),
-            channel_map: ChannelMap::Param,
-            ..EngineConfig::default()
-        },
-    );
+    let mut engine = Server::engine(choice.sample_rate);
     engine.set_patch(&patch).unwrap();
     let stats = engine.stats().clone();
     let stream = Stream::start(choice, engine.take_core().unwrap(), stats.clone()).unwrap();
     // A real client plays into the input the whole time: duplex.
-    let _sine = Kid(jack
-        .command("jack_simple_client")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("jack_simple_client must be installed (scripts/setup.sh installs jackd2)"));
-    jack.wait_port("jack_simple_client:output1");
-    jack.connect("jack_simple_client:output1", "ohmpatch:in_1");
+    let _sine = jack.sine_into(&["ohmpatch:in_1"]);
     std::thread::sleep(Duration::from_millis(300));
 
     let mut history = History::new();
