@@ -9,7 +9,7 @@
 //! (`ohmpatch:in_1`…) for a script to feed.
 //!
 //! ```text
-//! ohmpatch-deadline [--patch FILE] [--seconds S] [--no-edits] [--inputs N] [--out FILE]
+//! ohmpatch-deadline [--patch FILE] [--seconds S] [--no-edits] [--no-labels] [--inputs N] [--out FILE]
 //! ```
 //!
 //! `scripts/bench-deadline.sh` starts the JACK dummy server, runs this and
@@ -29,6 +29,8 @@ struct Args {
     seconds: f64,
     edits: bool,
     inputs: u16,
+    /// Leave the ports' names as registered (`in_1`), without renaming.
+    labels: bool,
     out: Option<PathBuf>,
 }
 
@@ -38,6 +40,7 @@ fn parse_args() -> Result<Args, String> {
         seconds: 60.0,
         edits: true,
         inputs: 0,
+        labels: true,
         out: None,
     };
     let mut it = std::env::args().skip(1);
@@ -52,6 +55,7 @@ fn parse_args() -> Result<Args, String> {
                     .ok_or("--seconds needs a positive number")?
             }
             "--no-edits" => a.edits = false,
+            "--no-labels" => a.labels = false,
             "--inputs" => {
                 a.inputs = it
                     .next()
@@ -62,7 +66,7 @@ fn parse_args() -> Result<Args, String> {
             "--out" => a.out = Some(it.next().ok_or("--out needs a file")?.into()),
             "-h" | "--help" => {
                 println!(
-                    "ohmpatch-deadline [--patch FILE] [--seconds S] [--no-edits] [--inputs N] [--out FILE]"
+                    "ohmpatch-deadline [--patch FILE] [--seconds S] [--no-edits] [--no-labels] [--inputs N] [--out FILE]"
                 );
                 std::process::exit(0);
             }
@@ -260,8 +264,10 @@ fn main() {
     };
     let hist = stats.durations.get().expect("set above");
     // Ports named after the nodes, as `play` names them.
-    let (ins, outs) = engine.device_users();
-    stream.label_ports(&ins, &outs);
+    if args.labels {
+        let (ins, outs) = engine.device_users();
+        stream.label_ports(&ins, &outs);
+    }
 
     let mut editor = Editor::new(patch, &registry);
     let t0 = Instant::now();
