@@ -31,20 +31,48 @@ pub fn jack_running() -> bool {
 }
 
 /// The server's sample rate, buffer size and physical ports, asked with a
-/// short-lived client; `None` when no server runs.
+/// short-lived client; `None` when no server runs. Only for listing: a
+/// stream opens its client once, with [`open_client`], and keeps it (a
+/// client closed just before another opens in the same process left the
+/// second one sometimes never run by jackd).
 pub(super) fn server_facts() -> Option<ServerFacts> {
     let (client, _) = Client::new("ohmpatch-probe", ClientOptions::NO_START_SERVER).ok()?;
+    Some(facts_of(&client))
+}
+
+fn facts_of(client: &Client) -> ServerFacts {
     let physical = |flags| {
         client
             .ports(None, Some(jack::jack_sys::FLOAT_MONO_AUDIO), flags)
             .len()
     };
-    Some(ServerFacts {
+    ServerFacts {
         sample_rate: client.sample_rate(),
         buffer: client.buffer_size(),
         capture: physical(PortFlags::IS_PHYSICAL | PortFlags::IS_OUTPUT),
         playback: physical(PortFlags::IS_PHYSICAL | PortFlags::IS_INPUT),
-    })
+    }
+}
+
+/// The client a stream will use, opened when the device is chosen (its
+/// rate decides the engine's) and handed to [`JackStream::start`].
+#[derive(Clone)]
+pub struct OpenClient(Arc<std::sync::Mutex<Option<Client>>>);
+
+impl std::fmt::Debug for OpenClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpenClient")
+    }
+}
+
+/// Open ohmpatch's client on the running server; `None` when none runs.
+pub(super) fn open_client() -> Option<(OpenClient, ServerFacts)> {
+    let (client, _) = Client::new(CLIENT_NAME, ClientOptions::NO_START_SERVER).ok()?;
+    let facts = facts_of(&client);
+    Some((
+        OpenClient(Arc::new(std::sync::Mutex::new(Some(client)))),
+        facts,
+    ))
 }
 
 pub(super) struct ServerFacts {
@@ -154,8 +182,19 @@ impl JackStream {
         stats: Arc<Stats>,
         events: Sender<StreamEvent>,
     ) -> Result<JackStream, String> {
-        let (client, _) = Client::new(CLIENT_NAME, ClientOptions::NO_START_SERVER)
-            .map_err(|e| format!("cannot open a JACK client: {e}"))?;
+        // The client opened when the device was chosen, else a new one.
+        let chosen = choice
+            .jack
+            .as_ref()
+            .and_then(|c| c.0.lock().ok().and_then(|mut g| g.take()));
+        let client = match chosen {
+            Some(c) => c,
+            None => {
+                Client::new(CLIENT_NAME, ClientOptions::NO_START_SERVER)
+                    .map_err(|e| format!("cannot open a JACK client: {e}"))?
+                    .0
+            }
+        };
         let nin = choice.inputs.min(MAX_JACK_PORTS) as usize;
         let nout = choice.channels.clamp(1, MAX_JACK_PORTS) as usize;
         let mut ins = Vec::with_capacity(nin);

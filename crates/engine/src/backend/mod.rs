@@ -113,6 +113,8 @@ pub struct DeviceChoice {
     pub fallback_reason: Option<String>,
     device: Option<cpal::Device>,
     input: Option<cpal::Device>,
+    /// JACK: the client, opened when chosen, for the stream to use.
+    jack: Option<jack::OpenClient>,
 }
 
 /// Something went wrong with the device while it ran.
@@ -190,7 +192,7 @@ fn find_alsa(host: &cpal::Host, name: &str, capture: bool) -> Option<cpal::Devic
 }
 
 fn open_jack(opts: &StreamOptions) -> Result<DeviceChoice, String> {
-    let f = jack::server_facts().ok_or("no JACK server is running")?;
+    let (client, f) = jack::open_client().ok_or("no JACK server is running")?;
     Ok(DeviceChoice {
         backend: BackendKind::Jack,
         device_name: "JACK server".into(),
@@ -203,6 +205,7 @@ fn open_jack(opts: &StreamOptions) -> Result<DeviceChoice, String> {
         fallback_reason: None,
         device: None,
         input: None,
+        jack: Some(client),
     })
 }
 
@@ -248,6 +251,7 @@ fn open_alsa(opts: &StreamOptions) -> Result<DeviceChoice, String> {
         fallback_reason: None,
         device: Some(device),
         input,
+        jack: None,
     })
 }
 
@@ -273,6 +277,7 @@ pub fn choose_device(opts: &StreamOptions) -> DeviceChoice {
         fallback_reason: reason,
         device: None,
         input: None,
+        jack: None,
     };
     let tries: Vec<BackendKind> = match opts.backend {
         BackendKind::Null => return null(None),
