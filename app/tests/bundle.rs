@@ -2,6 +2,7 @@
 //! gives the same bytes as the original; hostile bundles are refused in
 //! words with exit 1, and nothing is written outside the cache.
 
+use ohmpatch_tests::root;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,18 +11,9 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ohmpatch")
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
+/// This file's test folders: `ohmpatch-bundle-TAG-PID`.
 fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ohmpatch-bundle-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    ohmpatch_tests::tmpdir(&format!("bundle-{tag}"))
 }
 
 /// Run with the cache in `cache`.

@@ -1,6 +1,7 @@
 //! The command line from outside, as a user or a script sees it: exit codes,
 //! bytes of files, levels, and real-time playback on a real JACK server.
 
+use ohmpatch_tests::root;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -9,22 +10,13 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ohmpatch")
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 fn graph(name: &str) -> PathBuf {
     root().join("graphs").join(name)
 }
 
+/// This file's test folders: `ohmpatch-cli-TAG-PID`.
 fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ohmpatch-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    ohmpatch_tests::tmpdir(&format!("cli-{tag}"))
 }
 
 fn run(args: &[&str]) -> Output {

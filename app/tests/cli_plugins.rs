@@ -4,6 +4,7 @@
 //! missing plugin is named on every command. Needs Debian's `swh-lv2` and
 //! `guitarix-lv2` (scripts/setup.sh).
 
+use ohmpatch_tests::root;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -16,18 +17,9 @@ fn ohmpatch(args: &[&str], lv2_path: Option<&Path>) -> Output {
     c.output().unwrap()
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
+/// This file's test folders: `ohmpatch-plugins-TAG-PID`.
 fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ohmpatch-plugins-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    ohmpatch_tests::tmpdir(&format!("plugins-{tag}"))
 }
 
 fn json(o: &Output) -> serde_json::Value {

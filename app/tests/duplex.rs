@@ -33,12 +33,6 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ohmpatch")
 }
 
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("ohmpatch-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 /// Start `ohmpatch play` on the server and collect what it prints.
 fn play(
     server: &Server,
@@ -129,7 +123,7 @@ fn aligned_gain_db(a: &[f64], b: &[f64]) -> (usize, f64) {
 fn a_jack_clients_sine_comes_out_six_db_louder_through_a_gain() {
     let _one = serial();
     let server = Server::start("ohmduplex", 128);
-    let dir = temp_dir("duplex");
+    let dir = ohmpatch_tests::tmpdir("duplex");
     let patch = dir.join("gain.ohm.ron");
     std::fs::write(&patch, GAIN_PATCH).unwrap();
     let (_play, lines) = play(&server, &patch, &[]);
@@ -195,7 +189,7 @@ fn a_jack_clients_sine_comes_out_six_db_louder_through_a_gain() {
 fn connect_joins_the_system_ports() {
     let _one = serial();
     let server = Server::start("ohmconnect", 128);
-    let dir = temp_dir("connect");
+    let dir = ohmpatch_tests::tmpdir("connect");
     let patch = dir.join("gain.ohm.ron");
     std::fs::write(&patch, GAIN_PATCH).unwrap();
     let (_play, _lines) = play(&server, &patch, &["--connect"]);

@@ -4,6 +4,7 @@
 //! with real key presses (xdotool) for the shortcuts.
 
 use ohmpatch_patch::{Domain, Value};
+use ohmpatch_tests::root;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,18 +18,9 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ohmpatch")
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
+/// This file's test folders: `ohmpatch-editor-TAG-PID`.
 fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ohmpatch-editor-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    ohmpatch_tests::tmpdir(&format!("editor-{tag}"))
 }
 
 /// A private X server for one test; killed on drop.

@@ -14,6 +14,15 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// A fresh folder for one test, `ohmpatch-TAG-PID` in the system's temporary
+/// folder (emptied first if a run before left it).
+pub fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ohmpatch-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
 /// Every example patch in `graphs/`.
 pub fn examples() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("graphs"))
