@@ -280,26 +280,21 @@ pub fn run(a: Args) -> u8 {
     EXIT_OK
 }
 
-/// The highest device input and output channel the patch's nodes use.
+/// How many device input and output channels the patch's nodes reach.
 fn channels_used(patch: &ohmpatch_patch::Patch) -> (u16, u16) {
     let registry = ohmpatch_nodes::shared_registry();
-    let (mut ins, mut outs) = (0u16, 0u16);
-    for node in patch.nodes.values() {
-        let Some(kind) = registry.of(node) else {
-            continue;
-        };
-        let params = ohmpatch_engine::Params::resolve(kind.spec(), &node.params);
-        let Some(c) = kind.device_channel(&params) else {
-            continue;
-        };
-        let n = u16::try_from(c + 1).unwrap_or(u16::MAX);
-        match kind.role() {
-            ohmpatch_engine::Role::DeviceIn => ins = ins.max(n),
-            ohmpatch_engine::Role::DeviceOut => outs = outs.max(n),
-            _ => {}
-        }
-    }
-    (ins, outs)
+    let resolved: Vec<(&str, &str, ohmpatch_engine::Params)> = patch
+        .nodes
+        .iter()
+        .filter_map(|(id, node)| {
+            let kind = registry.of(node)?;
+            let params = ohmpatch_engine::Params::resolve(kind.spec(), &node.params);
+            Some((id.as_str(), node.kind.as_str(), params))
+        })
+        .collect();
+    let (ins, outs) = registry.device_users(resolved.iter().map(|(i, k, p)| (*i, *k, p)));
+    let count = |v: Vec<String>| u16::try_from(v.len()).unwrap_or(u16::MAX);
+    (count(ins), count(outs))
 }
 
 /// The client and port names on JACK, once playing.

@@ -61,6 +61,39 @@ impl Registry {
         self.resolve(&node.kind, key)
     }
 
+    /// The nodes that use each device channel, as `(inputs, outputs)`:
+    /// entry `c` names channel `c + 1`'s users joined by `+`, in the order
+    /// given (empty: none). From `(id, kind, params)` of each node.
+    pub fn device_users<'a>(
+        &self,
+        nodes: impl IntoIterator<Item = (&'a str, &'a str, &'a Params)>,
+    ) -> (Vec<String>, Vec<String>) {
+        let mut ins: Vec<String> = Vec::new();
+        let mut outs: Vec<String> = Vec::new();
+        for (id, kind, params) in nodes {
+            let Some(kind) = self.of_params(kind, params) else {
+                continue;
+            };
+            let list = match kind.role() {
+                crate::node::Role::DeviceIn => &mut ins,
+                crate::node::Role::DeviceOut => &mut outs,
+                _ => continue,
+            };
+            let Some(c) = kind.device_channel(params) else {
+                continue;
+            };
+            let c = c as usize;
+            if list.len() <= c {
+                list.resize(c + 1, String::new());
+            }
+            if !list[c].is_empty() {
+                list[c].push('+');
+            }
+            list[c].push_str(id);
+        }
+        (ins, outs)
+    }
+
     /// The kind that applies to a node already resolved (`Params`).
     pub fn of_params(&self, kind: &str, params: &Params) -> Option<&dyn NodeKind> {
         let base = self.get(kind)?;

@@ -25,11 +25,6 @@ pub const CLIENT_NAME: &str = "ohmpatch";
 /// Most ports per direction (the channel params go to 64).
 pub const MAX_JACK_PORTS: u16 = 64;
 
-/// Whether a JACK server is up, asked without starting one.
-pub fn jack_running() -> bool {
-    server_facts().is_some()
-}
-
 /// The server's sample rate, buffer size and physical ports, asked with a
 /// short-lived client; `None` when no server runs. Only for listing: a
 /// stream opens its client once, with [`open_client`], and keeps it (a

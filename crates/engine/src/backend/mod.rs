@@ -10,7 +10,7 @@ mod list;
 mod null;
 mod offline;
 
-pub use self::jack::{CLIENT_NAME, MAX_JACK_PORTS, jack_running};
+pub use self::jack::{CLIENT_NAME, MAX_JACK_PORTS};
 pub use list::{DeviceInfo, list_devices};
 pub use offline::{render_offline, render_offline_with};
 
@@ -366,7 +366,7 @@ impl Stream {
     pub fn latency(&self) -> IoLatency {
         match &self.inner {
             StreamInner::Null(_) => {
-                let p = self.choice.buffer.unwrap_or(256);
+                let p = null::period(&self.choice);
                 IoLatency {
                     capture_frames: 0,
                     playback_frames: p,

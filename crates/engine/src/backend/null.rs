@@ -9,6 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// The null device's period: the requested buffer, else 256 frames.
+pub(super) fn period(choice: &DeviceChoice) -> u32 {
+    choice.buffer.unwrap_or(256).clamp(16, 8192)
+}
+
 pub(super) struct NullStream {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<Box<Core>>>,
@@ -24,7 +29,7 @@ impl NullStream {
 pub(super) fn start_null(choice: &DeviceChoice, core: Core, stats: Arc<Stats>) -> NullStream {
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
-    let frames = choice.buffer.unwrap_or(256).clamp(16, 8192) as usize;
+    let frames = period(choice) as usize;
     let channels = choice.channels.max(1) as usize;
     let rate = f64::from(choice.sample_rate);
     let handle = std::thread::Builder::new()

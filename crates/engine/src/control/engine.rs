@@ -100,33 +100,14 @@ impl Engine {
     /// entry `c` names channel `c + 1`'s users joined by `+` (empty: none),
     /// for device port names. Follows the `channel` params (playback).
     pub fn device_users(&self) -> (Vec<String>, Vec<String>) {
-        let mut ins: Vec<String> = Vec::new();
-        let mut outs: Vec<String> = Vec::new();
-        let Some(s) = &self.schedule else {
-            return (ins, outs);
-        };
-        for n in &s.nodes {
-            let Some(kind) = self.registry.of_params(&n.kind, &n.params) else {
-                continue;
-            };
-            let list = match kind.role() {
-                crate::node::Role::DeviceIn => &mut ins,
-                crate::node::Role::DeviceOut => &mut outs,
-                _ => continue,
-            };
-            let Some(c) = kind.device_channel(&n.params) else {
-                continue;
-            };
-            let c = c as usize;
-            if list.len() <= c {
-                list.resize(c + 1, String::new());
-            }
-            if !list[c].is_empty() {
-                list[c].push('+');
-            }
-            list[c].push_str(&n.id);
+        match &self.schedule {
+            Some(s) => self.registry.device_users(
+                s.nodes
+                    .iter()
+                    .map(|n| (n.id.as_str(), n.kind.as_str(), &n.params)),
+            ),
+            None => (Vec::new(), Vec::new()),
         }
-        (ins, outs)
     }
 
     /// Samples from a source to the device outputs through the patch as
