@@ -23,26 +23,11 @@ BUFFERS="${BUFFERS:-128 64}"
 PATCH="${PATCH:-graphs/demo.ohm.ron}"
 RATE=48000
 # A server of our own name, so a JACK server someone else runs is left alone;
-# libjack's clients (ours through cpal, jack_simple_client) follow this.
+# libjack's clients (ours, jack_simple_client) follow this.
 export JACK_DEFAULT_SERVER="${JACK_DEFAULT_SERVER:-ohmpatch-bench}"
 export JACK_NO_AUDIO_RESERVATION=1
 
-for tool in jackd jack_simple_client jack_wait; do
-    command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install jackd2)" >&2; exit 1; }
-done
-if jack_wait -c 2>/dev/null | grep -qx running; then
-    echo "a JACK server named $JACK_DEFAULT_SERVER is already running; stop it first" >&2
-    exit 1
-fi
-
-# A jackd killed without shutting down leaves its name in JACK's shared
-# registry of servers, which has 8 slots; once they are full no new server
-# starts ("Too many servers already active"). Free the slots whose server
-# process is gone (what jackd itself would do for its own name).
-python3 scripts/jack-free-slots.py
-
-cargo build --profile bench -p ohmpatch-bench --bin ohmpatch-deadline
-bin="$CARGO_TARGET_DIR/release/ohmpatch-deadline"
+. scripts/jack-bench-setup.sh jackd jack_simple_client
 out="$CARGO_TARGET_DIR/deadline/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 

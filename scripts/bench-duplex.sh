@@ -24,17 +24,7 @@ RATE=48000
 export JACK_DEFAULT_SERVER="${JACK_DEFAULT_SERVER:-ohmpatch-duplex}"
 export JACK_NO_AUDIO_RESERVATION=1
 
-for tool in jackd jack_simple_client jack_thru jack_iodelay jack_connect jack_wait stdbuf; do
-    command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install jackd2)" >&2; exit 1; }
-done
-if jack_wait -c 2>/dev/null | grep -qx running; then
-    echo "a JACK server named $JACK_DEFAULT_SERVER is already running; stop it first" >&2
-    exit 1
-fi
-python3 scripts/jack-free-slots.py
-
-cargo build --profile bench -p ohmpatch-bench --bin ohmpatch-deadline
-bin="$CARGO_TARGET_DIR/release/ohmpatch-deadline"
+. scripts/jack-bench-setup.sh jackd jack_simple_client jack_thru jack_iodelay jack_connect stdbuf
 out="$CARGO_TARGET_DIR/duplex/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 thru_patch="$out/thru.ohm.ron"

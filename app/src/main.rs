@@ -78,40 +78,27 @@ fn main() -> ExitCode {
     let code = match cli.command {
         None => cli::editor::run(None, None),
         Some(Command::Edit { patch, script }) => cli::editor::run(patch, script),
-        // A bundle is opened (extracted into the cache) and its patch read.
-        Some(Command::Render(mut a)) => match cli::bundle::resolve(&a.patch) {
-            Ok(p) => {
-                a.patch = p;
-                cli::render::run(a)
-            }
-            Err(c) => c,
-        },
-        Some(Command::Play(mut a)) => match cli::bundle::resolve(&a.patch) {
-            Ok(p) => {
-                a.patch = p;
-                cli::play::run(a)
-            }
-            Err(c) => c,
-        },
-        Some(Command::Check(mut a)) => match cli::bundle::resolve(&a.patch) {
-            Ok(p) => {
-                a.patch = p;
-                cli::check::run(a)
-            }
-            Err(c) => c,
-        },
+        Some(Command::Render(a)) => on_patch(a, |a| &mut a.patch, cli::render::run),
+        Some(Command::Play(a)) => on_patch(a, |a| &mut a.patch, cli::play::run),
+        Some(Command::Check(a)) => on_patch(a, |a| &mut a.patch, cli::check::run),
+        Some(Command::Measure(a)) => on_patch(a, |a| &mut a.patch, cli::measure::run),
         Some(Command::Pack(a)) => cli::bundle::pack(a),
-        Some(Command::Measure(mut a)) => match cli::bundle::resolve(&a.patch) {
-            Ok(p) => {
-                a.patch = p;
-                cli::measure::run(a)
-            }
-            Err(c) => c,
-        },
         Some(Command::Nodes { json }) => cli::nodes::run(json),
         Some(Command::Plugins { json }) => cli::plugins::run(json),
         Some(Command::Devices { json }) => cli::devices::run(json),
         Some(Command::Screenshot { patch, out }) => cli::editor::screenshot(patch, out),
     };
     ExitCode::from(code)
+}
+
+/// Run a command on its patch argument, a bundle first opened (extracted
+/// into the cache) so the command reads the patch inside it.
+fn on_patch<A>(mut a: A, patch: fn(&mut A) -> &mut PathBuf, run: fn(A) -> u8) -> u8 {
+    match cli::bundle::resolve(patch(&mut a)) {
+        Ok(p) => {
+            *patch(&mut a) = p;
+            run(a)
+        }
+        Err(c) => c,
+    }
 }

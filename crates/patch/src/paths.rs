@@ -164,7 +164,7 @@ pub fn bundled_assets_dir() -> Option<PathBuf> {
 
 /// `value`'s components with `.` dropped and `..` applied; `Escapes` when
 /// `..` climbs above the start.
-fn normalise(value: &str) -> Result<Vec<&str>, PathError> {
+pub(crate) fn normalise(value: &str) -> Result<Vec<&str>, PathError> {
     let mut parts: Vec<&str> = Vec::new();
     for part in value.split(['/', '\\']) {
         match part {

@@ -46,7 +46,12 @@ pub fn pack(
             }
             let from = crate::resolve_param_path(patch_dir, value, false)
                 .map_err(|e| BundleError::refused(out, format!("node \"{id}\": {e}")))?;
-            let name = relative_name(value);
+            // Its name in the bundle: the value normalised (`a/../b.wav` is
+            // `b.wav`), so it resolves the same way beside the extracted
+            // patch. The path rules above refused one that climbs out.
+            let name = crate::paths::normalise(value)
+                .map_err(|e| BundleError::refused(out, format!("node \"{id}\": {e}")))?
+                .join("/");
             if !from.is_file() {
                 report
                     .missing
@@ -78,23 +83,6 @@ pub fn pack(
     write_zip(out, &json, &bodies)?;
     report.manifest = Some(manifest);
     Ok(report)
-}
-
-/// The `/`-separated name a path param's file gets in the bundle: the value
-/// normalised (`a/../b.wav` is `b.wav`), so that it resolves the same way
-/// beside the extracted patch.
-fn relative_name(value: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in value.split(['/', '\\']) {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    parts.join("/")
 }
 
 fn entry(path: &str, bytes: &[u8]) -> ManifestFile {

@@ -1,0 +1,14 @@
+# Sourced by the JACK benchmarks, with the tools they need as arguments:
+# checks the tools, refuses to touch a server of $JACK_DEFAULT_SERVER's name
+# that someone already runs, frees JACK's registry slots of dead servers
+# (scripts/jack-free-slots.py), and builds `ohmpatch-deadline` into $bin.
+for tool in "$@" jack_wait; do
+    command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install jackd2)" >&2; exit 1; }
+done
+if jack_wait -c 2>/dev/null | grep -qx running; then
+    echo "a JACK server named $JACK_DEFAULT_SERVER is already running; stop it first" >&2
+    exit 1
+fi
+python3 scripts/jack-free-slots.py
+cargo build --profile bench -p ohmpatch-bench --bin ohmpatch-deadline
+bin="$CARGO_TARGET_DIR/release/ohmpatch-deadline"
