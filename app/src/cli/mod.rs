@@ -103,6 +103,56 @@ pub fn engine_for(path: &Path, patch: &Patch, config: EngineConfig) -> Result<En
     }
 }
 
+/// `--threads` and `--parallel-min-us`, shared by `play` and `render`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ThreadArgs {
+    /// Threads that run the patch: the audio thread and workers for
+    /// independent branches (default: one per core; 1: no workers).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Hand branches to the workers only while that saves at least this
+    /// many µs a block (default 30; negative: always).
+    #[arg(long = "parallel-min-us", allow_negative_numbers = true)]
+    pub parallel_min_us: Option<f64>,
+}
+
+impl ThreadArgs {
+    /// The engine settings they make, or the exit code after saying why not.
+    pub fn apply(&self, config: &mut ohmpatch_engine::EngineConfig) -> Result<(), u8> {
+        let most = ohmpatch_engine::meters::MAX_THREADS;
+        match self.threads {
+            Some(n) if !(1..=most).contains(&n) => {
+                eprintln!("--threads must be between 1 and {most}; got {n}");
+                return Err(EXIT_INVALID);
+            }
+            Some(n) => config.threads = n,
+            None => config.threads = 0,
+        }
+        if let Some(us) = self.parallel_min_us {
+            if !us.is_finite() {
+                eprintln!("--parallel-min-us must be a number of microseconds; got {us}");
+                return Err(EXIT_INVALID);
+            }
+            config.parallel_min_us = us;
+        }
+        Ok(())
+    }
+}
+
+/// Each thread's load as `play` and the status bar show it: "41 % 38 %"
+/// (the audio thread first), with a star while the workers take part.
+pub fn thread_loads(loads: &[f64], parallel: bool) -> String {
+    let parts: Vec<String> = loads
+        .iter()
+        .map(|l| format!("{:.0} %", l * 100.0))
+        .collect();
+    format!(
+        "{}{}",
+        parts.join(" "),
+        if parallel { "" } else { " (one thread)" }
+    )
+}
+
 pub fn dbfs(x: f64) -> String {
     if x <= 0.0 {
         "-inf".into()

@@ -6,7 +6,7 @@ use super::*;
 use ohmpatch_engine::backend::{BackendKind, MAX_JACK_PORTS, Stream, StreamOptions};
 use ohmpatch_engine::meters::INPUT_METERS;
 use ohmpatch_engine::supervisor::{PlaybackEvent, Supervisor};
-use ohmpatch_engine::{ChannelMap, EngineConfig};
+use ohmpatch_engine::{ChannelMap, EngineConfig, ThreadLoad, WorkerPriority};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +40,8 @@ pub struct Args {
     /// the physical playback ports.
     #[arg(long)]
     pub connect: bool,
+    #[command(flatten)]
+    pub threads: ThreadArgs,
 }
 
 /// Say what the supervisor did, in `play`'s words. `starting`: the first
@@ -126,12 +128,15 @@ pub fn run(a: Args) -> u8 {
     let mut sup = Supervisor::new(opts);
     let choice = sup.choose();
     report(sup.take_events(), true);
-    let config = EngineConfig {
+    let mut config = EngineConfig {
         sample_rate: f64::from(choice.sample_rate),
         patch_dir: Some(patch_dir(&a.patch)),
         channel_map: ChannelMap::Param,
         ..EngineConfig::default()
     };
+    if let Err(code) = a.threads.apply(&mut config) {
+        return code;
+    }
     let mut engine = match engine_for(&a.patch, &patch, config) {
         Ok(e) => e,
         Err(c) => return c,
@@ -164,6 +169,16 @@ pub fn run(a: Args) -> u8 {
     if let Some(s) = sup.stream() {
         describe_ports(s);
     }
+    let threads = engine.config().thread_count();
+    if threads > 1 {
+        println!(
+            "threads: {threads} (the audio thread and {} worker{} for independent branches)",
+            threads - 1,
+            if threads == 2 { "" } else { "s" }
+        );
+    }
+    let mut shown_priority = 0;
+    let mut thread_load = ThreadLoad::default();
     let mut shown_latency = None;
     let t0 = Instant::now();
     let mut last_print = Instant::now() - Duration::from_secs(1);
@@ -238,6 +253,21 @@ pub fn run(a: Args) -> u8 {
                 stats.callbacks.load(Ordering::Relaxed),
                 dbfs(f64::from(stats.take_output_peak())),
             );
+            let loads = thread_load.sample(&stats, f64::from(playing.sample_rate));
+            if !loads.is_empty() {
+                let parallel = stats.parallel.load(Ordering::Relaxed);
+                line.push_str(&format!("  threads {}", thread_loads(&loads, parallel)));
+            }
+            let rt = stats.worker_rt.load(Ordering::Relaxed);
+            if rt != shown_priority {
+                shown_priority = rt;
+                let p = WorkerPriority::decode(rt);
+                let say = format!("workers: {}", p.describe());
+                match p {
+                    WorkerPriority::Refused { .. } => eprintln!("\nwarning: {say}"),
+                    _ => println!("\n{say}"),
+                }
+            }
             if let Some(s) = sup.stream().filter(|s| s.has_input()) {
                 let peaks: Vec<String> = (0..s.choice.inputs as usize)
                     .take(INPUT_METERS)

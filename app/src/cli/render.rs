@@ -24,6 +24,8 @@ pub struct Args {
     /// Feed the `audio_in` node ID from a WAV file: ID=FILE.wav (repeatable).
     #[arg(long = "input", value_name = "ID=FILE.wav")]
     pub inputs: Vec<String>,
+    #[command(flatten)]
+    pub threads: ThreadArgs,
 }
 
 pub fn run(a: Args) -> u8 {
@@ -58,13 +60,14 @@ fn render(a: Args) -> Result<(), u8> {
     let patch = load(&a.patch)?;
     let registry = ohmpatch_nodes::registry_with_plugins();
     let inputs = device_inputs(&a, &patch, &registry)?;
-    let config = EngineConfig {
+    let mut config = EngineConfig {
         sample_rate: f64::from(a.sample_rate),
         seed: a.seed,
         patch_dir: Some(patch_dir(&a.patch)),
         channel_map: ChannelMap::IdOrder,
         ..EngineConfig::default()
     };
+    a.threads.apply(&mut config)?;
     let mut engine = engine_for(&a.patch, &patch, config)?;
     let outs: Vec<&String> = patch
         .nodes

@@ -183,14 +183,17 @@ struct Pool {
     free: BTreeSet<u32>,
     count: u32,
     readers: HashMap<u32, usize>,
+    /// Hand a buffer out again once its readers are done.
+    reuse: bool,
 }
 
 impl Pool {
-    fn new() -> Pool {
+    fn new(reuse: bool) -> Pool {
         Pool {
             free: BTreeSet::new(),
             count: 1, // buffer 0 is the zero buffer
             readers: HashMap::new(),
+            reuse,
         }
     }
     fn take(&mut self, readers: usize) -> u32 {
@@ -212,7 +215,9 @@ impl Pool {
             *r = r.saturating_sub(1);
             if *r == 0 {
                 self.readers.remove(&b);
-                self.free.insert(b);
+                if self.reuse {
+                    self.free.insert(b);
+                }
             }
         }
     }
@@ -226,6 +231,18 @@ pub fn compile(
     registry: &Registry,
     sample_rate: f64,
     fading: &HashSet<Wire>,
+) -> Result<Schedule, CompileError> {
+    compile_with(patch, registry, sample_rate, fading, true)
+}
+
+/// `compile`, reusing a buffer once its last reader has run only when
+/// `reuse_buffers` (one thread runs the plan; see `Pool`).
+pub fn compile_with(
+    patch: &Patch,
+    registry: &Registry,
+    sample_rate: f64,
+    fading: &HashSet<Wire>,
+    reuse_buffers: bool,
 ) -> Result<Schedule, CompileError> {
     // Nodes, in id order, with their electrical ports.
     let mut ids: Vec<&String> = patch.nodes.keys().collect();
@@ -413,7 +430,7 @@ pub fn compile(
         }
     }
 
-    let mut pool = Pool::new();
+    let mut pool = Pool::new(reuse_buffers);
     let mut out_buffer: HashMap<(usize, usize), u32> = HashMap::new();
     let mut steps = Vec::with_capacity(step_list.len());
     let mut device_outs = Vec::new();

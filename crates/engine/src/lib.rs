@@ -4,7 +4,9 @@
 //!
 //! Threads: the control thread owns [`Engine`] (`control/`); the audio
 //! thread owns [`Core`] (`runtime/`). They meet only through bounded
-//! lock-free channels and atomics.
+//! lock-free channels and atomics. With `EngineConfig::threads` above one,
+//! worker threads help the audio thread run independent branches of a
+//! block (`runtime/pool`).
 
 pub mod analysis;
 pub mod backend;
@@ -22,15 +24,16 @@ pub use backend::{
     BackendKind, DeviceChoice, Stream, StreamEvent, StreamOptions, render_offline,
     render_offline_with,
 };
-pub use compile::{CompileError, Schedule, compile};
+pub use compile::{CompileError, Schedule, compile, compile_with};
 pub use control::{
-    ChannelMap, DEFAULT_MEMORY_BUDGET, Engine, EngineConfig, EngineError, check_memory, memory_of,
+    ChannelMap, DEFAULT_MEMORY_BUDGET, DEFAULT_PARALLEL_MIN_US, Engine, EngineConfig, EngineError,
+    check_memory, memory_of,
 };
 pub use impedance::{Impedance, Loading};
-pub use meters::{MeterReading, Meters, Stats};
+pub use meters::{MeterReading, Meters, Stats, ThreadLoad};
 pub use node::{
     BuildEnv, Display, MAX_BLOCK, MAX_PORTS, NodeKind, ParamId, ParamValue, Params, PortElectrical,
     ProcessContext, Processor, Role, Service, latency_of_built, param,
 };
 pub use registry::Registry;
-pub use runtime::{Core, Plan};
+pub use runtime::{Core, Plan, WorkerPriority};

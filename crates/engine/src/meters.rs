@@ -189,6 +189,49 @@ pub struct Stats {
     /// Every callback's duration, when a benchmark asks for it (set before
     /// the stream starts; the audio thread only increments counters).
     pub durations: std::sync::OnceLock<Box<Histogram>>,
+    /// Threads that run blocks: the audio thread and the workers (0 or 1:
+    /// the audio thread alone).
+    pub threads: AtomicU32,
+    /// Per thread (0: the audio thread), ns spent running blocks so far;
+    /// counted only with worker threads (`ThreadLoad`).
+    pub busy_ns: [AtomicU64; MAX_THREADS],
+    /// The running plan's tasks go to the workers too (it was worth it).
+    pub parallel: AtomicBool,
+    /// What the workers' request for real-time priority came to
+    /// (`WorkerPriority::decode`).
+    pub worker_rt: AtomicU64,
+}
+
+/// The most threads that run one engine's blocks.
+pub const MAX_THREADS: usize = 16;
+
+/// Each thread's share of the time, between two looks at `Stats`.
+#[derive(Default)]
+pub struct ThreadLoad {
+    busy: [u64; MAX_THREADS],
+    frames: u64,
+}
+
+impl ThreadLoad {
+    /// Per thread (0: the audio thread), the fraction of the audio time
+    /// since the last call that it spent running blocks; empty without
+    /// worker threads or before any audio ran.
+    pub fn sample(&mut self, stats: &Stats, sample_rate: f64) -> Vec<f64> {
+        let threads = (stats.threads.load(Ordering::Relaxed) as usize).min(MAX_THREADS);
+        let frames = stats.frames.load(Ordering::Relaxed);
+        let span_ns = (frames.saturating_sub(self.frames)) as f64 / sample_rate * 1e9;
+        self.frames = frames;
+        let mut out = Vec::with_capacity(threads);
+        for (i, last) in self.busy.iter_mut().enumerate().take(threads) {
+            let now = stats.busy_ns[i].load(Ordering::Relaxed);
+            out.push(now.saturating_sub(*last) as f64 / span_ns.max(1.0));
+            *last = now;
+        }
+        if threads < 2 || span_ns <= 0.0 {
+            out.clear();
+        }
+        out
+    }
 }
 
 /// Callback durations in 1 µs bins up to 20 ms; the last bin holds

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 /// Runs audio-thread work; with `rt-alloc-check`, any allocation inside aborts.
 #[inline]
-fn rt_guard<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn rt_guard<T>(f: impl FnOnce() -> T) -> T {
     #[cfg(feature = "rt-alloc-check")]
     {
         assert_no_alloc::assert_no_alloc(f)

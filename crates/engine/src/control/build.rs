@@ -110,7 +110,7 @@ impl Engine {
         self.edge_keys = edge_keys;
         self.delay_keys = delay_keys;
         self.loading_keys = loading_keys;
-        plan.finish(installs, removes)
+        plan.finish(installs, removes, self.has_workers())
     }
 
     /// (buffer, device channel) of each device output of `s`.

@@ -37,6 +37,31 @@ pub struct EngineConfig {
     /// than the machine has, and is refused in words before anything is
     /// allocated.
     pub max_memory_bytes: usize,
+    /// Threads that run a block: 1 (the audio thread alone), N (the audio
+    /// thread and N - 1 workers) or 0 (one per core). With more than one,
+    /// plans are split into tasks and each plan runs on the workers only
+    /// while that saves at least `parallel_min_us` a block.
+    pub threads: usize,
+    /// What running a plan on several threads must save a block before it
+    /// does, µs: the cost of waking the workers and handing out tasks,
+    /// measured on the benchmark machine (BENCHMARKS.md). Negative: always,
+    /// whenever the plan has independent tasks (tests use it).
+    pub parallel_min_us: f64,
+}
+
+/// The default `parallel_min_us`.
+pub const DEFAULT_PARALLEL_MIN_US: f64 = 30.0;
+
+impl EngineConfig {
+    /// How many threads `threads` comes to on this machine.
+    pub fn thread_count(&self) -> usize {
+        let n = if self.threads == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            self.threads
+        };
+        n.clamp(1, crate::meters::MAX_THREADS)
+    }
 }
 
 /// The default memory budget of a patch: 2 GiB.
@@ -55,6 +80,8 @@ impl Default for EngineConfig {
             meter_every: 1,
             fast_paths: true,
             max_memory_bytes: DEFAULT_MEMORY_BUDGET,
+            threads: 1,
+            parallel_min_us: DEFAULT_PARALLEL_MIN_US,
         }
     }
 }

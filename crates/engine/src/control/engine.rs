@@ -4,11 +4,11 @@ use super::fade::{Fading, FadingWire, NodeKey};
 use super::{
     COMMAND_CAPACITY, Engine, EngineConfig, EngineError, Instance, MAX_IN_FLIGHT, RETURN_CAPACITY,
 };
-use crate::compile::{Schedule, compile};
+use crate::compile::{Schedule, compile_with};
 use crate::meters::{MeterReading, Meters, Stats};
 use crate::node::{BuildEnv, MAX_PORTS, Params, Processor};
 use crate::registry::Registry;
-use crate::runtime::{Core, CoreSetup, Plan, ToCore};
+use crate::runtime::{Core, CoreSetup, Plan, Pool, ToCore};
 use crossbeam_channel::{TrySendError, bounded};
 use ohmpatch_patch::{Direction, Patch, Wire, validate};
 use std::any::Any;
@@ -22,7 +22,13 @@ impl Engine {
         let (core_tx, from_core) = bounded(RETURN_CAPACITY);
         let meters = Arc::new(Meters::new(capacity(&config)));
         let stats = Arc::new(Stats::default());
-        let core = Core::new(core_rx, core_tx, core_setup(&config, &meters, &stats, 0));
+        let threads = config.thread_count();
+        let pool = (threads > 1).then(|| Pool::new(threads - 1, stats.clone()));
+        let core = Core::new(
+            core_rx,
+            core_tx,
+            core_setup(&config, &meters, &stats, 0, pool.as_ref()),
+        );
         Engine {
             registry,
             config,
@@ -48,6 +54,7 @@ impl Engine {
             delay_keys: HashMap::new(),
             loading_keys: HashMap::new(),
             schedule: None,
+            pool,
             synthetic_counter: 0,
             service_errors: Vec::new(),
         }
@@ -181,7 +188,13 @@ impl Engine {
         self.core = Some(Core::new(
             core_rx,
             core_tx,
-            core_setup(&self.config, &self.meters, &self.stats, time),
+            core_setup(
+                &self.config,
+                &self.meters,
+                &self.stats,
+                time,
+                self.pool.as_ref(),
+            ),
         ));
         self.to_core = to_core;
         self.from_core = from_core;
@@ -247,6 +260,17 @@ impl Engine {
         capacity(&self.config)
     }
 
+    /// Buffers are reused within a block only on one thread: on several,
+    /// a block reused by an independent branch would tie the two together.
+    fn reuse_buffers(&self) -> bool {
+        self.pool.is_none()
+    }
+
+    /// Whether plans are split into tasks for worker threads.
+    pub(super) fn has_workers(&self) -> bool {
+        self.pool.is_some()
+    }
+
     /// Make `patch` the one that plays. On error nothing changes and the
     /// audio goes on as it was.
     pub fn set_patch(&mut self, patch: &Patch) -> Result<(), EngineError> {
@@ -260,11 +284,12 @@ impl Engine {
         if !diags.is_empty() {
             return Err(EngineError::Invalid(diags));
         }
-        let schedule = compile(
+        let schedule = compile_with(
             patch,
             &self.registry,
             self.config.sample_rate,
             &HashSet::new(),
+            self.reuse_buffers(),
         )?;
 
         // Build what must be built before touching any state.
@@ -483,18 +508,15 @@ impl Engine {
         }
         let fading: HashSet<Wire> = self.fading_wires.iter().map(FadingWire::to_wire).collect();
         let union = self.union();
-        let schedule = match compile(&union, &self.registry, self.config.sample_rate, &fading) {
+        let reuse = self.reuse_buffers();
+        let sr = self.config.sample_rate;
+        let schedule = match compile_with(&union, &self.registry, sr, &fading, reuse) {
             Ok(s) => s,
             Err(_) => {
                 // The fading parts make a loop the new patch does not have:
                 // drop the fade rather than refuse the edit.
                 self.finish_fades_now();
-                match compile(
-                    &self.target,
-                    &self.registry,
-                    self.config.sample_rate,
-                    &HashSet::new(),
-                ) {
+                match compile_with(&self.target, &self.registry, sr, &HashSet::new(), reuse) {
                     Ok(s) => s,
                     Err(_) => return,
                 }
@@ -528,6 +550,7 @@ fn core_setup(
     meters: &Arc<Meters>,
     stats: &Arc<Stats>,
     time: u64,
+    pool: Option<&Pool>,
 ) -> CoreSetup {
     CoreSetup {
         slots: capacity(config),
@@ -538,6 +561,8 @@ fn core_setup(
         meter_every: config.meter_every,
         fast_paths: config.fast_paths,
         backlog: RETURN_CAPACITY,
+        pool: pool.map(Pool::shared),
+        parallel_min_ns: (config.parallel_min_us * 1e3) as f32,
     }
 }
 

@@ -17,14 +17,16 @@ mod fade;
 mod retire;
 
 pub use budget::{check_memory, memory_of};
-pub use config::{ChannelMap, DEFAULT_MEMORY_BUDGET, EngineConfig, EngineError};
+pub use config::{
+    ChannelMap, DEFAULT_MEMORY_BUDGET, DEFAULT_PARALLEL_MIN_US, EngineConfig, EngineError,
+};
 
 use crate::compile::Schedule;
 use crate::impedance::Impedance;
 use crate::meters::{Meters, Stats};
 use crate::node::{Params, Processor, Service};
 use crate::registry::Registry;
-use crate::runtime::{Core, FromCore, ToCore};
+use crate::runtime::{Core, FromCore, Pool, ToCore};
 use crossbeam_channel::{Receiver, Sender};
 use fade::{Fading, FadingWire};
 use ohmpatch_patch::Patch;
@@ -90,6 +92,8 @@ pub struct Engine {
     delay_keys: HashMap<EdgeKey, u32>,
     loading_keys: HashMap<(u32, usize), u32>,
     schedule: Option<Schedule>,
+    /// Worker threads (`EngineConfig::threads` above 1); the core shares them.
+    pool: Option<Pool>,
     /// Nodes retired so far: numbers each fading instance.
     synthetic_counter: u64,
     service_errors: Vec<String>,

@@ -5,14 +5,22 @@
 
 use super::denormal::FlushDenormals;
 use super::meter::{FAULT_CHECK_EVERY, MeterPass};
-use super::plan::{Block, EdgeGain, NONE, Plan, RtInput, RtStepKind, ZEROS};
-use super::settled::{run_plain, skip_quiet};
+use super::plan::{Plan, ZEROS};
+use super::pool::{MAX_TASKS, Shared as PoolShared};
+use super::steps::{Job, run_steps};
 use super::{FromCore, ToCore};
 use crate::meters::{Meters, Stats};
 use crate::node::{MAX_BLOCK, MAX_PORTS, ProcessContext, Processor};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// With worker threads, every node is timed on one block in this many
+/// (0.7 s at 128 frames) and on the first blocks of a plan.
+const PROFILE_EVERY: u64 = 256;
+/// Blocks timed when a plan arrives.
+const PROFILE_ON_INSTALL: u32 = 4;
 
 /// The audio-thread engine. Owned by a backend's callback; hand it back to
 /// the control side (`Engine::return_core`) to keep node state across a
@@ -42,29 +50,18 @@ pub struct Core {
     pub(super) meter_coeff: (usize, f32),
     /// `EngineConfig::fast_paths`.
     pub(super) fast_paths: bool,
-}
-
-/// A block of the flat buffer store that a step writes: an output or a
-/// sum's scratch.
-///
-/// SAFETY contract (`Plan::aliasing`, asserted on every plan in debug
-/// builds): within a step, a written buffer is handed out through this once
-/// and never also read, and every index is below the buffer count.
-#[inline]
-unsafe fn buf_mut<'a>(base: *mut Block, index: u32, frames: usize) -> &'a mut [f32] {
-    // SAFETY: see the function's contract.
-    unsafe { std::slice::from_raw_parts_mut(base.add(index as usize).cast::<f32>(), frames) }
-}
-
-/// A block of the buffer store that a step only reads (a source, a device
-/// input): a shared slice, so several inputs reading one fan-out block make
-/// no two exclusive borrows of it.
-///
-/// SAFETY contract: as `buf_mut`; no written buffer of the step is read.
-#[inline]
-unsafe fn buf_ref<'a>(base: *const Block, index: u32, frames: usize) -> &'a [f32] {
-    // SAFETY: see the function's contract.
-    unsafe { std::slice::from_raw_parts(base.add(index as usize).cast::<f32>(), frames) }
+    /// The block's work as the threads that run it see it; boxed so it
+    /// stays put while the core moves.
+    pub(super) job: Box<Job>,
+    /// Per slot: how long its node takes a block, ns (measured now and then).
+    pub(super) node_cost: Vec<f32>,
+    /// Worker threads, when the engine has them.
+    pub(super) pool: Option<Arc<PoolShared>>,
+    /// Run a plan's tasks on the workers when that saves at least this
+    /// much a block, ns (`EngineConfig::parallel_min_us`).
+    pub(super) parallel_min_ns: f32,
+    /// Blocks still to be timed since the plan arrived.
+    pub(super) profile_left: u32,
 }
 
 /// What a new core is made of, on the control thread.
@@ -81,6 +78,8 @@ pub(crate) struct CoreSetup {
     pub fast_paths: bool,
     /// Room for retired plans that cannot go back at once.
     pub backlog: usize,
+    pub pool: Option<Arc<PoolShared>>,
+    pub parallel_min_ns: f32,
 }
 
 /// A quarter second of frames: the unit in which the audio thread tells
@@ -110,6 +109,11 @@ impl Core {
             meter_phase: 0,
             meter_coeff: (0, 0.0),
             fast_paths: s.fast_paths,
+            job: Box::new(Job::new()),
+            node_cost: vec![0.0; s.slots],
+            pool: s.pool,
+            parallel_min_ns: s.parallel_min_ns,
+            profile_left: 0,
         }
     }
 
@@ -199,6 +203,7 @@ impl Core {
             }
         }
         plan.settled = false;
+        self.profile_left = PROFILE_ON_INSTALL;
         let mut old = std::mem::replace(&mut self.plan, plan);
         std::mem::swap(&mut old.trash, &mut self.plan.trash);
         self.bind();
@@ -225,6 +230,9 @@ impl Core {
     /// Render one block of at most `MAX_BLOCK` frames into the plan's device
     /// output buffers. `input` is interleaved device input with `in_channels`.
     pub fn run_block(&mut self, frames: usize, input: &[f32], in_channels: usize) {
+        // With worker threads, this thread's busy time is counted for the
+        // per-thread load.
+        let began = self.pool.is_some().then(Instant::now);
         let _ftz = FlushDenormals::enable();
         let frames = frames.min(MAX_BLOCK);
         self.receive();
@@ -252,15 +260,6 @@ impl Core {
         } else {
             self.meter_phase - 1
         };
-        let mut meter = MeterPass {
-            check,
-            countdown: self.meter_phase.min(meter_every - 1),
-            every: meter_every,
-            coeff: self.meter_coeff.1,
-            rms_state: &mut self.rms_state,
-            meters: &self.meters,
-            stats: &self.stats,
-        };
         let plan = &mut *self.plan;
         let base = plan.buffers.as_mut_ptr();
         let nbuf = plan.buffers.len();
@@ -270,7 +269,9 @@ impl Core {
                 continue;
             }
             // SAFETY: b < buffer count; no other slice is live here.
-            let dst = unsafe { buf_mut(base, b, frames) };
+            let dst = unsafe {
+                std::slice::from_raw_parts_mut(base.add(b as usize).cast::<f32>(), frames)
+            };
             if in_channels > 0 && (ch as usize) < in_channels {
                 for (i, d) in dst.iter_mut().enumerate() {
                     *d = input
@@ -283,192 +284,70 @@ impl Core {
             }
         }
 
-        let zero: &[f32] = &ZEROS[..frames];
-        // The settled path hands out whole blocks; a shorter one, at the
-        // end of an odd-sized device buffer, takes the general path.
-        let settled = self.fast_paths && plan.settled && frames == MAX_BLOCK;
-        // The body of one step, for a given size of the port arrays: most
-        // nodes have one or two ports a side, and gathering their slices
-        // into 2-slot arrays instead of `MAX_PORTS`-slot ones saves the
-        // stores that would clear the unused slots, on every step of every
-        // block.
-        macro_rules! run_step {
-            ($watch:expr, $step:expr, $ports:expr) => {{
-                let step = $step;
-                let mut ins: [&[f32]; $ports] = [zero; $ports];
-                let n_in = (step.in_len as usize).min($ports);
-                for (k, slot) in ins.iter_mut().enumerate().take(n_in) {
-                    *slot = match plan.inputs[step.in_start as usize + k] {
-                        RtInput::Zero => zero,
-                        // SAFETY: filled above; not an output of this step.
-                        RtInput::Device { buffer } => unsafe { buf_ref(base, buffer, frames) },
-                        RtInput::Sum {
-                            scratch,
-                            start,
-                            len,
-                        } => {
-                            let ws = &plan.wires[start as usize..(start + len) as usize];
-                            if len == 1
-                                && ws[0].delay == NONE
-                                && plan.edges[ws[0].edge as usize].settled_unity()
-                            {
-                                // SAFETY: a source buffer written by an earlier step.
-                                unsafe { buf_ref(base, ws[0].src, frames) }
-                            } else {
-                                // SAFETY: the scratch buffer belongs to this input alone.
-                                let acc = unsafe { buf_mut(base, scratch, frames) };
-                                acc.fill(0.0);
-                                for w in ws {
-                                    // SAFETY: source buffers differ from the scratch buffer.
-                                    let mut src = unsafe { buf_ref(base, w.src, frames) };
-                                    if let Some(line) = plan.delays.get_mut(w.delay as usize) {
-                                        src = line.run(src);
-                                    }
-                                    let e = &mut plan.edges[w.edge as usize];
-                                    mix_ramped(acc, src, e);
-                                }
-                                acc
-                            }
-                        }
-                    };
-                }
-                let n_out = (step.out_len as usize).min($ports);
-                let mut outs: [&mut [f32]; $ports] = Default::default();
-                for (k, o) in outs.iter_mut().enumerate().take(n_out) {
-                    let b = plan.outputs[step.out_start as usize + k].buffer;
-                    // SAFETY: outputs of a step are distinct and never its inputs.
-                    *o = unsafe { buf_mut(base, b, frames) };
-                }
-                let Some(Some(proc_)) = self.slots.get_mut(step.slot as usize) else {
-                    for o in outs.iter_mut().take(n_out) {
-                        o.fill(0.0);
-                    }
-                    continue;
-                };
-                match step.kind {
-                    RtStepKind::Process => proc_.process(&ctx, &ins[..n_in], &mut outs[..n_out]),
-                    RtStepKind::FeedbackRead => proc_.feedback_read(&ctx, &mut outs[..n_out]),
-                    RtStepKind::FeedbackWrite => {
-                        proc_.feedback_write(&ctx, &ins[..n_in]);
-                        continue;
-                    }
-                }
-                let watch = $watch;
-                for (k, o) in outs.iter_mut().enumerate().take(n_out) {
-                    let spec = plan.outputs[step.out_start as usize + k];
-                    if let Some(l) = plan.loadings.get_mut(spec.loading as usize)
-                        && !l.is_unity()
-                    {
-                        l.apply(o);
-                    }
-                    meter.port(o, watch & (1 << k) != 0, spec.meter, step.slot);
-                }
-            }};
+        // Plans split into tasks (an engine with worker threads) have their
+        // nodes timed now and then, to weigh one thread against several.
+        let tasks = plan.task_count();
+        let profile =
+            tasks > 1 && (self.profile_left > 0 || self.block_count.is_multiple_of(PROFILE_EVERY));
+        self.profile_left = self.profile_left.saturating_sub(1);
+        let job = &mut *self.job;
+        job.set(
+            plan,
+            &mut self.slots,
+            &mut self.node_cost,
+            &mut self.rms_state,
+            &self.meters,
+        );
+        job.ctx = ctx;
+        // The settled path hands out whole blocks; a shorter one, at the end
+        // of an odd-sized device buffer, takes the general path.
+        job.settled = self.fast_paths && plan.settled;
+        job.quiet = plan.any_quiet;
+        job.profile = profile;
+        job.check = check;
+        job.meter_every = meter_every;
+        job.meter_coeff = self.meter_coeff.1;
+        job.meter_phase = self.meter_phase.min(meter_every - 1);
+        match &self.pool {
+            Some(pool) if plan.parallel => {
+                pool.tell_priority();
+                // SAFETY: the job describes the installed plan, whose tasks
+                // these are, and stays boxed in this core for the call.
+                unsafe { pool.run(job, &plan.tasks, &plan.task_order) };
+            }
+            _ => {
+                let mut meter = MeterPass::of_job(job, &self.stats, job.meter_phase);
+                // SAFETY: the job describes the installed plan and this
+                // thread alone runs it.
+                unsafe { run_steps(job, 0, plan.steps.len(), &mut meter) };
+            }
         }
-        // The step loop, built twice: with the silence check, for plans that
-        // have a node that may be skipped, and without, so a plan that has
-        // none (anything fed by noise, a tone or a device) pays nothing.
-        macro_rules! run_steps {
-            ($quiet:expr) => {
-                // Steps below `next` were run by `run_plain`.
-                let mut next = 0;
-                for i in 0..plan.steps.len() {
-                    if i < next {
-                        continue;
-                    }
-                    if settled && plan.bound[i].is_plain($quiet) {
-                        let (end, fault) = run_plain(&plan.bound, i, $quiet, check, &ctx);
-                        if let Some(slot) = fault {
-                            meter.fault(slot);
-                        }
-                        next = end;
-                        continue;
-                    }
-                    if plan.bound[i].direct && settled {
-                        let bd = &plan.bound[i];
-                        // The settled path for a step with a meter read or that
-                        // may be skipped: blocks and processor resolved in advance,
-                        // nothing to mix, load or look up.
-                        let n_in = bd.n_in as usize;
-                        let n_out = bd.n_out as usize;
-                        // SAFETY: this path runs whole blocks of the installed plan
-                        // and holds no other reference to them.
-                        let (mut ins, mut outs) = unsafe { bd.blocks() };
-                        let Some(mut proc_) = bd.proc_ else {
-                            for o in outs.iter_mut().take(n_out) {
-                                o.fill(0.0);
-                            }
-                            continue;
-                        };
-                        // SAFETY: `Core::bind` took this from a slot of this core
-                        // when the plan was installed; slots change only then, and
-                        // no other reference to the processor is alive here.
-                        let proc_ = unsafe { proc_.as_mut() };
-                        if $quiet && bd.may_quiet {
-                            // Silent in and nothing left to do: skip the node.
-                            let from = plan.info[i].from;
-                            let s0 = plan.silent[from[0] as usize];
-                            let s1 = plan.silent[from[1] as usize];
-                            let quiet = s0 && s1 && proc_.is_quiet();
-                            plan.silent[i] = quiet;
-                            if quiet {
-                                if bd.must_fill || bd.watch != 0 {
-                                    skip_quiet(
-                                        bd,
-                                        plan.info[i].out_start,
-                                        &mut outs[..n_out],
-                                        &plan.outputs,
-                                        &mut meter,
-                                    );
-                                }
-                                continue;
-                            }
-                            // A skipped node left its block as it was: read
-                            // silence in its place.
-                            if s0 {
-                                ins[0] = zero;
-                            }
-                            if s1 {
-                                ins[1] = zero;
-                            }
-                        }
-                        proc_.process(&ctx, &ins[..n_in], &mut outs[..n_out]);
-                        if bd.watch == 0 && !check {
-                            continue;
-                        }
-                        for (k, o) in outs.iter().enumerate().take(n_out) {
-                            let watched = bd.watch & (1 << k) != 0;
-                            let m = if watched {
-                                plan.outputs[plan.info[i].out_start as usize + k].meter
-                            } else {
-                                NONE
-                            };
-                            meter.port(o, watched, m, bd.slot);
-                        }
-                    } else {
-                        // Only the settled path skips nodes.
-                        plan.silent[i] = false;
-                        let watch = plan.bound[i].watch;
-                        let step = &plan.steps[i];
-                        if step.in_len <= 2 && step.out_len <= 2 {
-                            run_step!(watch, step, 2);
-                        } else {
-                            run_step!(watch, step, MAX_PORTS);
-                        }
-                    }
-                }
+        if profile {
+            let w = plan.weigh(&self.node_cost);
+            let threads = self.pool.as_ref().map_or(1, |p| p.threads());
+            let saving = w.saving_ns(threads);
+            // Some hysteresis, so a plan near the threshold does not switch
+            // back and forth as its timings wobble.
+            let bar = if plan.parallel {
+                self.parallel_min_ns * 0.5
+            } else {
+                self.parallel_min_ns
             };
-        }
-        if plan.any_quiet {
-            run_steps!(true);
-        } else {
-            run_steps!(false);
+            plan.parallel = self.pool.is_some() && tasks <= MAX_TASKS && saving > bar;
+            self.stats.parallel.store(plan.parallel, Ordering::Relaxed);
         }
         if !plan.settled {
             plan.settled = plan.fades_done();
         }
         self.time += frames as u64;
         self.block_count += 1;
+        if let Some(t0) = began {
+            let b = &self.stats.busy_ns[0];
+            b.store(
+                b.load(Ordering::Relaxed) + t0.elapsed().as_nanos() as u64,
+                Ordering::Relaxed,
+            );
+        }
         // This thread is the counter's only writer: a plain store, not a
         // locked add on every block.
         self.stats.frames.store(self.time, Ordering::Relaxed);
@@ -569,30 +448,5 @@ fn push_within_capacity(v: &mut Vec<Box<dyn Processor>>, p: Box<dyn Processor>) 
         // The control side reserves room for every removal; if it ever did
         // not, leak rather than free on the audio thread.
         std::mem::forget(p);
-    }
-}
-
-#[inline]
-fn mix_ramped(acc: &mut [f32], src: &[f32], e: &mut EdgeGain) {
-    if e.step == 0.0 {
-        let g = e.gain;
-        if g == 1.0 {
-            for (a, s) in acc.iter_mut().zip(src) {
-                *a += *s;
-            }
-        } else if g != 0.0 {
-            for (a, s) in acc.iter_mut().zip(src) {
-                *a += *s * g;
-            }
-        }
-        return;
-    }
-    for (a, s) in acc.iter_mut().zip(src) {
-        e.gain += e.step;
-        if (e.step > 0.0 && e.gain >= e.target) || (e.step < 0.0 && e.gain <= e.target) {
-            e.gain = e.target;
-            e.step = 0.0;
-        }
-        *a += *s * e.gain;
     }
 }

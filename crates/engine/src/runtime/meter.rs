@@ -2,6 +2,7 @@
 //! ones checked for non-finite output now and then.
 
 use super::plan::{NONE, Plan};
+use super::steps::{Cells, Job};
 use crate::meters::{Meters, Stats};
 use std::sync::atomic::Ordering;
 
@@ -16,12 +17,30 @@ pub(super) struct MeterPass<'a> {
     pub(super) countdown: u32,
     pub(super) every: u32,
     pub(super) coeff: f32,
-    pub(super) rms_state: &'a mut [f32],
+    /// Per meter, its running mean square: each belongs to one port of one
+    /// step, so threads running different steps use different entries.
+    pub(super) rms_state: Cells<f32>,
     pub(super) meters: &'a Meters,
     pub(super) stats: &'a Stats,
 }
 
-impl MeterPass<'_> {
+impl<'a> MeterPass<'a> {
+    /// The metering of the steps a thread runs of `job`'s block, its
+    /// countdown over watched ports starting at `countdown`.
+    pub(super) fn of_job(job: &'a Job, stats: &'a Stats, countdown: u32) -> MeterPass<'a> {
+        MeterPass {
+            check: job.check,
+            countdown,
+            every: job.meter_every.max(1),
+            coeff: job.meter_coeff,
+            rms_state: job.rms,
+            // SAFETY: set with the job from the core's meters, which outlive
+            // the block.
+            meters: unsafe { &*job.meters },
+            stats,
+        }
+    }
+
     /// After a node wrote output `o`: meter it if watched (every `every`th
     /// watched port), and on fault-check blocks notice a node whose output
     /// went non-finite. An unwatched port only has its first sample
@@ -53,7 +72,8 @@ impl MeterPass<'_> {
         if !peak.is_finite() {
             self.fault(slot);
         }
-        let Some(state) = self.rms_state.get_mut(meter as usize) else {
+        // SAFETY: this meter's port belongs to the step this thread runs.
+        let Some(state) = (unsafe { self.rms_state.get(meter as usize) }) else {
             return;
         };
         if state.is_nan() {

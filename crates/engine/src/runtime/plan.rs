@@ -2,6 +2,7 @@
 //! arrays built on the control thread (`PlanBuilder`) and prepared for the
 //! settled path before it is sent.
 
+use super::tasks::Task;
 use crate::impedance::LoadingState;
 use crate::meters::Meters;
 use crate::node::{MAX_BLOCK, MAX_PORTS, Processor};
@@ -261,6 +262,19 @@ pub struct Plan {
     pub(super) any_quiet: bool,
     /// The readers of every step's outputs, back to back (`Bound::readers`).
     pub(super) readers: Vec<u32>,
+    /// The steps as tasks for several threads (`Plan::partition`); empty
+    /// for an engine without worker threads.
+    pub(super) tasks: Vec<Task>,
+    /// The tasks waiting on each task, back to back (`Task::succ`).
+    pub(super) task_succ: Vec<u32>,
+    /// The order threads look for ready tasks in, and each task's cost and
+    /// rank (ns), worked out on the audio thread (`Plan::weigh`).
+    pub(super) task_order: Vec<u32>,
+    pub(super) task_cost: Vec<f32>,
+    pub(super) task_rank: Vec<f32>,
+    /// This plan's tasks run on the worker threads too: they save more
+    /// than handing them out costs (`Core::run_block`).
+    pub(super) parallel: bool,
 }
 
 impl Plan {
@@ -291,6 +305,12 @@ impl Plan {
             silent: vec![true, false],
             any_quiet: false,
             readers: Vec::new(),
+            tasks: Vec::new(),
+            task_succ: Vec::new(),
+            task_order: Vec::new(),
+            task_cost: Vec::new(),
+            task_rank: Vec::new(),
+            parallel: false,
         }
     }
 
@@ -537,6 +557,11 @@ impl PlanBuilder {
         (self.in_mark, self.out_mark) = (ins, outs);
     }
 
+    #[cfg(test)]
+    pub(super) fn plan_for_tests(self) -> Plan {
+        self.plan
+    }
+
     /// The device output channel `channel` plays `buffer`.
     pub(crate) fn device_out(&mut self, buffer: u32, channel: u32) {
         self.plan.device_outs.push((buffer, channel));
@@ -548,8 +573,9 @@ impl PlanBuilder {
     }
 
     /// The finished plan, which moves `installs` into their slots and
-    /// empties the `removes` slots, prepared for the settled path.
-    pub(crate) fn finish(self, installs: Installs, removes: Vec<u32>) -> Box<Plan> {
+    /// empties the `removes` slots, prepared for the settled path, and
+    /// split into tasks when `tasks` (an engine with worker threads).
+    pub(crate) fn finish(self, installs: Installs, removes: Vec<u32>, tasks: bool) -> Box<Plan> {
         let mut plan = self.plan;
         for (slot, _) in &installs {
             for p in 0..MAX_PORTS {
@@ -562,6 +588,9 @@ impl PlanBuilder {
         plan.installs = installs;
         plan.removes = removes;
         debug_assert_eq!(plan.aliasing(), None, "the plan breaks the aliasing rule");
+        if tasks {
+            plan.partition();
+        }
         plan.prepare();
         Box::new(plan)
     }

@@ -44,8 +44,8 @@ impl Bound {
     }
 }
 
-/// Run consecutive plain steps from `start` (`Bound::is_plain`), settled
-/// and whole-block, and return where they end, with the slot of a node
+/// Run consecutive plain steps from `start` up to `end` (`Bound::is_plain`),
+/// settled and whole-block, and return where they stop, with the slot of a node
 /// whose output went non-finite if `check` looked. The hot loop for a
 /// chain of cheap nodes, in a function of its own so it keeps its state
 /// in registers.
@@ -53,13 +53,14 @@ impl Bound {
 pub(super) fn run_plain(
     bound: &[Bound],
     start: usize,
+    end: usize,
     quiet: bool,
     check: bool,
     ctx: &ProcessContext,
 ) -> (usize, Option<u32>) {
     let mut fault = None;
     let mut i = start;
-    while let Some(bd) = bound.get(i) {
+    while let Some(bd) = bound.get(i).filter(|_| i < end) {
         if !bd.is_plain(quiet) {
             break;
         }
