@@ -6,7 +6,9 @@ use ohmpatch_engine::analysis::{Analysis, Subject, analyze};
 use ohmpatch_engine::backend::{DeviceChoice, Stream, StreamOptions};
 use ohmpatch_engine::meters::INPUT_METERS;
 use ohmpatch_engine::supervisor::{PlaybackEvent, Supervisor};
-use ohmpatch_engine::{ChannelMap, Engine, EngineConfig, EngineError, Registry, compile};
+use ohmpatch_engine::{
+    ChannelMap, Engine, EngineConfig, EngineError, Registry, ThreadLoad, compile,
+};
 use ohmpatch_patch::{Domain, Patch, Wire};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -50,6 +52,11 @@ pub struct Live {
     /// Loudest device input channel since the last frame (full scale), or
     /// `None` when no input reaches the engine.
     pub input_peak: Option<f32>,
+    /// Each thread's load (the audio thread first) over the last half
+    /// second; empty without worker threads.
+    pub thread_loads: Vec<f64>,
+    thread_load: ThreadLoad,
+    thread_load_at: Instant,
 }
 
 impl Live {
@@ -68,6 +75,9 @@ impl Live {
             analysis_error: None,
             report: None,
             last_audio_rev: 0,
+            thread_loads: Vec::new(),
+            thread_load: ThreadLoad::default(),
+            thread_load_at: Instant::now(),
             last_analysis_rev: 0,
             last_analysis: Instant::now() - Duration::from_secs(1),
             load: 0.0,
@@ -156,6 +166,11 @@ impl Live {
         self.load = stats.load();
         self.xruns = stats.xruns.load(Ordering::Relaxed);
         self.input_xruns = stats.input_xruns.load(Ordering::Relaxed);
+        if self.thread_load_at.elapsed() >= Duration::from_millis(500) {
+            self.thread_load_at = Instant::now();
+            let sr = self.engine.sample_rate();
+            self.thread_loads = self.thread_load.sample(stats, sr);
+        }
         self.input_peak = self.stream().filter(|s| s.has_input()).map(|s| {
             (0..usize::from(s.choice.inputs).min(INPUT_METERS))
                 .map(|c| stats.take_input_peak(c))
@@ -283,6 +298,9 @@ fn config(choice: &DeviceChoice, patch_dir: Option<PathBuf>) -> EngineConfig {
         sample_rate: f64::from(choice.sample_rate),
         patch_dir,
         channel_map: ChannelMap::Param,
+        // One thread per core; the plan goes to the workers only when it
+        // has branches worth it.
+        threads: 0,
         ..EngineConfig::default()
     }
 }

@@ -3,6 +3,7 @@
 use super::dialogs::{AudioForm, Dialog};
 use super::{Action, Editor, files, theme};
 use bevy_egui::egui::{self, Color32, RichText};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub(super) fn menu_bar(root: &mut egui::Ui, ed: &mut Editor, actions: &mut Vec<Action>) {
@@ -183,6 +184,18 @@ pub(super) fn status_bar(root: &mut egui::Ui, ed: &mut Editor) {
                     Color32::GRAY
                 }),
             );
+            if !ed.live.thread_loads.is_empty() {
+                let parallel = ed.live.engine.stats().parallel.load(Ordering::Relaxed);
+                let text = crate::cli::thread_loads(&ed.live.thread_loads, parallel);
+                ui.label(RichText::new(format!("threads {text}")).color(Color32::GRAY))
+                    .on_hover_text(format!(
+                        "Each thread's share of the time, the audio thread first; workers: {}",
+                        ohmpatch_engine::WorkerPriority::decode(
+                            ed.live.engine.stats().worker_rt.load(Ordering::Relaxed)
+                        )
+                        .describe()
+                    ));
+            }
             if let Some(l) = ed.live.latency_line() {
                 ui.separator();
                 ui.label(RichText::new(format!("latency {l}")).color(Color32::GRAY));

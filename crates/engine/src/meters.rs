@@ -192,8 +192,8 @@ pub struct Stats {
     /// Threads that run blocks: the audio thread and the workers (0 or 1:
     /// the audio thread alone).
     pub threads: AtomicU32,
-    /// Per thread (0: the audio thread), ns spent running blocks so far;
-    /// counted only with worker threads (`ThreadLoad`).
+    /// Per thread (0: the audio thread, its device callbacks), ns spent
+    /// running blocks so far (`ThreadLoad`).
     pub busy_ns: [AtomicU64; MAX_THREADS],
     /// The running plan's tasks go to the workers too (it was worth it).
     pub parallel: AtomicBool,
@@ -341,6 +341,10 @@ impl Stats {
             .fetch_max(elapsed_ns, Ordering::Relaxed);
         self.period_ns.store(period_ns, Ordering::Relaxed);
         self.callbacks.fetch_add(1, Ordering::Relaxed);
+        // The audio thread's share, for the per-thread load; this thread is
+        // its only writer.
+        let busy = &self.busy_ns[0];
+        busy.store(busy.load(Ordering::Relaxed) + elapsed_ns, Ordering::Relaxed);
         if let Some(h) = self.durations.get() {
             h.record(elapsed_ns);
         }

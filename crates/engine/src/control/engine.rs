@@ -260,10 +260,12 @@ impl Engine {
         capacity(&self.config)
     }
 
-    /// Buffers are reused within a block only on one thread: on several,
-    /// a block reused by an independent branch would tie the two together.
-    fn reuse_buffers(&self) -> bool {
-        self.pool.is_none()
+    /// Buffers are reused within a block on one thread, and for a patch
+    /// that is one chain (nothing to share out, and its blocks stay in
+    /// cache). With workers and branches they are not: a block reused by an
+    /// independent branch would tie the two together.
+    fn reuse_buffers(&self, patch: &Patch) -> bool {
+        self.pool.is_none() || one_chain(patch)
     }
 
     /// Whether plans are split into tasks for worker threads.
@@ -289,7 +291,7 @@ impl Engine {
             &self.registry,
             self.config.sample_rate,
             &HashSet::new(),
-            self.reuse_buffers(),
+            self.reuse_buffers(patch),
         )?;
 
         // Build what must be built before touching any state.
@@ -508,7 +510,7 @@ impl Engine {
         }
         let fading: HashSet<Wire> = self.fading_wires.iter().map(FadingWire::to_wire).collect();
         let union = self.union();
-        let reuse = self.reuse_buffers();
+        let reuse = self.reuse_buffers(&union);
         let sr = self.config.sample_rate;
         let schedule = match compile_with(&union, &self.registry, sr, &fading, reuse) {
             Ok(s) => s,
@@ -541,6 +543,23 @@ impl Engine {
             Err(_) => {}
         }
     }
+}
+
+/// Whether the patch is one chain: a single source and no node with more
+/// than one wire in or out, so its plan is a single task.
+fn one_chain(patch: &Patch) -> bool {
+    let mut ins: HashMap<&str, usize> = HashMap::new();
+    let mut outs: HashMap<&str, usize> = HashMap::new();
+    for w in &patch.wires {
+        *ins.entry(w.to.node.as_str()).or_default() += 1;
+        *outs.entry(w.from.node.as_str()).or_default() += 1;
+    }
+    let sources = patch
+        .nodes
+        .keys()
+        .filter(|id| !ins.contains_key(id.as_str()))
+        .count();
+    sources <= 1 && ins.values().all(|&n| n <= 1) && outs.values().all(|&n| n <= 1)
 }
 
 /// What the audio-thread half is made with: a slot for every node, live or

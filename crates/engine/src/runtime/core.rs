@@ -14,7 +14,6 @@ use crate::node::{MAX_BLOCK, MAX_PORTS, ProcessContext, Processor};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 /// With worker threads, every node is timed on one block in this many
 /// (0.7 s at 128 frames) and on the first blocks of a plan.
@@ -230,9 +229,6 @@ impl Core {
     /// Render one block of at most `MAX_BLOCK` frames into the plan's device
     /// output buffers. `input` is interleaved device input with `in_channels`.
     pub fn run_block(&mut self, frames: usize, input: &[f32], in_channels: usize) {
-        // With worker threads, this thread's busy time is counted for the
-        // per-thread load.
-        let began = self.pool.is_some().then(Instant::now);
         let _ftz = FlushDenormals::enable();
         let frames = frames.min(MAX_BLOCK);
         self.receive();
@@ -341,13 +337,7 @@ impl Core {
         }
         self.time += frames as u64;
         self.block_count += 1;
-        if let Some(t0) = began {
-            let b = &self.stats.busy_ns[0];
-            b.store(
-                b.load(Ordering::Relaxed) + t0.elapsed().as_nanos() as u64,
-                Ordering::Relaxed,
-            );
-        }
+
         // This thread is the counter's only writer: a plain store, not a
         // locked add on every block.
         self.stats.frames.store(self.time, Ordering::Relaxed);

@@ -111,6 +111,21 @@ impl Plan {
                 }
             }
         }
+        // A reused block adds edges that others imply (a step that wrote
+        // the block two steps back in a chain): drop them, so a chain stays
+        // one task.
+        for i in 0..n {
+            if preds[i].len() < 2 {
+                continue;
+            }
+            let all = &preds[i];
+            let keep: Vec<u32> = all
+                .iter()
+                .copied()
+                .filter(|&q| !all.iter().any(|&p| p != q && reaches(&preds, p, q)))
+                .collect();
+            preds[i] = keep;
+        }
         let mut dependants = vec![0u32; n];
         for p in &preds {
             for &j in p {
@@ -208,6 +223,32 @@ impl Plan {
     }
 }
 
+/// Whether step `to` is an ancestor of step `from` (`preds` are the
+/// edges), looked for among at most a few dozen steps: an edge kept because
+/// the search gave up only costs parallelism, never correctness.
+fn reaches(preds: &[Vec<u32>], from: u32, to: u32) -> bool {
+    let mut stack = [0u32; 64];
+    let mut top = 1;
+    stack[0] = from;
+    let mut visited = 0;
+    while top > 0 && visited < 64 {
+        top -= 1;
+        let s = stack[top];
+        visited += 1;
+        for &p in &preds[s as usize] {
+            if p == to {
+                return true;
+            }
+            // Ancestors come earlier in the order: none before `to` leads to it.
+            if p > to && top < stack.len() {
+                stack[top] = p;
+                top += 1;
+            }
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use crate::impedance::{Loading, LoadingState};
@@ -258,5 +299,25 @@ mod tests {
         let w = plan.weigh(&cost);
         assert_eq!((w.total_ns, w.critical_ns), (61.0, 31.0));
         assert_eq!(w.saving_ns(2), 30.0);
+    }
+
+    /// A chain on one thread's compile reuses two blocks back and forth:
+    /// the edges that reuse adds do not split it.
+    #[test]
+    fn a_chain_that_reuses_its_blocks_is_one_task() {
+        let mut b = PlanBuilder::new(1, 1.0, 8);
+        let unity = || LoadingState::new(&Loading::Unity);
+        b.output(1, unity(), NONE, NONE);
+        b.step(0, RtStepKind::Process);
+        for i in 0..6u32 {
+            let (from, to) = if i % 2 == 0 { (1, 2) } else { (2, 1) };
+            b.edge(1.0, 1.0, NONE);
+            b.sum_input(3, [(from, i, 0, NONE)]);
+            b.output(to, unity(), NONE, NONE);
+            b.step(i + 1, RtStepKind::Process);
+        }
+        let mut plan = b.plan_for_tests();
+        plan.partition();
+        assert_eq!(plan.tasks.len(), 1, "{:?}", plan.tasks);
     }
 }
