@@ -4,7 +4,8 @@
 //! file with `--release`. The nodes that touch files, devices and shared
 //! displays — `recorder`, `file_in`, `audio_in`, `split`, and the probes —
 //! play under the guard while their values change (a probe's weighting, a
-//! recorder's full scale, a file's level and looping, a split's fan-out).
+//! recorder's full scale, a file's level and looping, a split's fan-out),
+//! on the audio thread alone and with worker threads.
 
 use assert_no_alloc::{AllocDisabler, assert_no_alloc};
 use ohmpatch_engine::{Engine, EngineConfig, MAX_BLOCK};
@@ -63,7 +64,24 @@ fn changed(p: &Patch, step: usize) -> Patch {
 
 #[test]
 fn file_device_and_display_nodes_play_and_change_without_allocating() {
-    let dir = std::env::temp_dir().join(format!("ohmpatch-noalloc-{}", std::process::id()));
+    play_and_change(1);
+}
+
+/// The same on three threads, the plan's branches always handed to the
+/// workers: they run their tasks under the same guard (`rt-alloc-check`),
+/// so an allocation on a worker aborts this binary too.
+#[test]
+fn worker_threads_play_and_change_without_allocating() {
+    let busy = play_and_change(3);
+    assert!(busy > 0, "the workers ran no task");
+}
+
+/// Play the patch while its values change; the workers' busy time, ns.
+fn play_and_change(threads: usize) -> u64 {
+    let dir = std::env::temp_dir().join(format!(
+        "ohmpatch-noalloc-{}-{threads}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let x: Vec<f32> = (0..4_800).map(|i| (i as f32 * 0.06).sin() * 0.5).collect();
     ohmpatch_nodes::wav::write_f32_wav(&dir.join("f.wav"), &[x], 48_000).unwrap();
@@ -72,6 +90,8 @@ fn file_device_and_display_nodes_play_and_change_without_allocating() {
         ohmpatch_nodes::shared_registry(),
         EngineConfig {
             patch_dir: Some(dir.clone()),
+            threads,
+            parallel_min_us: -1.0,
             ..EngineConfig::default()
         },
     );
@@ -96,11 +116,16 @@ fn file_device_and_display_nodes_play_and_change_without_allocating() {
         e.maintain();
     }
     e.return_core(core);
+    let busy: u64 = e.stats().busy_ns[1..]
+        .iter()
+        .map(|b| b.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
     let errors = e.shutdown();
     assert!(errors.is_empty(), "{errors:?}");
     assert!(heard > 0.01, "the patch played ({heard})");
     assert!(dir.join("take.wav").exists(), "the recorder recorded");
     let _ = std::fs::remove_dir_all(&dir);
+    busy
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! editor's command path (History → Engine::set_patch) while the patch plays
 //! on a JACK dummy server, duplex: `jack_simple_client` plays into its
 //! input. The audio callback runs under `assert_no_alloc` (the engine's
-//! `rt-alloc-check` feature): any allocation there aborts this test binary. Then the server is killed and restarted while playing.
+//! `rt-alloc-check` feature), and so do the worker threads that run its
+//! branches: any allocation there aborts this test binary. Then the server
+//! is killed and restarted while playing.
 
 use assert_no_alloc::AllocDisabler;
 use ohmpatch_engine::backend::{BackendKind, Stream, StreamEvent, StreamOptions, choose_device};
@@ -100,7 +102,18 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
         "{:?}",
         choice.fallback_reason
     );
-    let mut engine = Server::engine(choice.sample_rate);
+    // Worker threads on, every branched plan handed to them: the edits
+    // reach plans split into tasks, and the workers run under the guard.
+    let mut engine = ohmpatch_engine::Engine::new(
+        ohmpatch_nodes::shared_registry(),
+        ohmpatch_engine::EngineConfig {
+            sample_rate: f64::from(choice.sample_rate),
+            channel_map: ohmpatch_engine::ChannelMap::Param,
+            threads: std::env::var("T").map_or(2, |t| t.parse().unwrap()),
+            parallel_min_us: -1.0,
+            ..ohmpatch_engine::EngineConfig::default()
+        },
+    );
     engine.set_patch(&patch).unwrap();
     let stats = engine.stats().clone();
     let stream = Stream::start(choice, engine.take_core().unwrap(), stats.clone()).unwrap();
@@ -161,6 +174,8 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
     assert!(peak <= 1.0, "peak {peak} above the ceiling");
     let callbacks = stats.callbacks.load(Ordering::Relaxed);
     assert!(callbacks > 100, "{callbacks} callbacks");
+    let worker_ns = stats.busy_ns[1].load(Ordering::Relaxed);
+    assert!(worker_ns > 0 || std::env::var("T").is_ok(), "the worker ran no task");
     println!(
         "{applied} edits in {storm_s:.1} s; {xruns} xruns reported by JACK during the storm; {callbacks} callbacks"
     );

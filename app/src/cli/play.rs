@@ -108,6 +108,10 @@ pub fn run(a: Args) -> u8 {
         Ok(p) => p,
         Err(c) => return c,
     };
+    // Before the nodes are built, so their memory is present from the start.
+    if let Err(e) = ohmpatch_engine::backend::lock_memory() {
+        eprintln!("note: memory not locked ({e}); the audio thread may stall on a page fault");
+    }
     if let Some(n) = a.inputs
         && n > MAX_JACK_PORTS
     {

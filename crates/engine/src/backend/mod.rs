@@ -33,6 +33,28 @@ pub(crate) fn rt_guard<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Lock the process's memory, what it has and what it will allocate
+/// (`mlockall`), as real-time audio programs do: a page is then made
+/// present when it is allocated, on the control thread, never faulted in
+/// by the audio thread on first use, and never swapped out. Refused
+/// without the privilege (`RLIMIT_MEMLOCK`); the reason in words.
+pub fn lock_memory() -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: no pointers; affects only this process's mappings.
+        let r = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error().to_string())
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err("not supported here".into())
+    }
+}
+
 /// Which audio backend to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendKind {

@@ -321,6 +321,13 @@ impl Plan {
         // output slots at them, so it can build both slices without a branch.
         let spare = self.buffers.len() as u32;
         self.buffers.extend([Block::ZERO; 2]);
+        // A large zeroed allocation is mapped lazily: its pages would be
+        // faulted in by the audio thread on first write, a stall of a few
+        // µs each. Touch them here instead.
+        prefault(&mut self.buffers);
+        for d in &mut self.delays {
+            prefault(&mut d.ring);
+        }
         let base = self.buffers.as_mut_ptr();
         let nbuf = self.buffers.len();
         let at = |b: u32| -> *mut f32 {
@@ -639,6 +646,18 @@ impl Plan {
     /// The processors of a plan that was never sent, to go with the next.
     pub(crate) fn into_unsent(self) -> (Installs, Vec<u32>) {
         (self.installs, self.removes)
+    }
+}
+
+/// Write one element of every page of `v`, so none is left to fault in
+/// later.
+fn prefault<T: Copy>(v: &mut [T]) {
+    let step = (4096 / std::mem::size_of::<T>().max(1)).max(1);
+    for i in (0..v.len()).step_by(step) {
+        let p: *mut T = &mut v[i];
+        // SAFETY: `p` points at an element of `v`; writing its own value
+        // back changes nothing but cannot be left out by the compiler.
+        unsafe { std::ptr::write_volatile(p, std::ptr::read_volatile(p)) };
     }
 }
 
