@@ -78,10 +78,8 @@ fn worker_threads_play_and_change_without_allocating() {
 
 /// Play the patch while its values change; the workers' busy time, ns.
 fn play_and_change(threads: usize) -> u64 {
-    let dir = std::env::temp_dir().join(format!(
-        "ohmpatch-noalloc-{}-{threads}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("ohmpatch-noalloc-{}-{threads}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let x: Vec<f32> = (0..4_800).map(|i| (i as f32 * 0.06).sin() * 0.5).collect();
     ohmpatch_nodes::wav::write_f32_wav(&dir.join("f.wav"), &[x], 48_000).unwrap();

@@ -9,7 +9,8 @@
 //! (`ohmpatch:in_1`…) for a script to feed.
 //!
 //! ```text
-//! ohmpatch-deadline [--patch FILE] [--seconds S] [--no-edits] [--no-labels] [--inputs N] [--out FILE]
+//! ohmpatch-deadline [--patch FILE] [--seconds S] [--no-edits] [--no-labels] [--inputs N]
+//!                   [--threads N] [--parallel-min-us US] [--out FILE]
 //! ```
 //!
 //! `scripts/bench-deadline.sh` starts the JACK dummy server, runs this and
@@ -32,6 +33,9 @@ struct Args {
     /// Leave the ports' names as registered (`in_1`), without renaming.
     labels: bool,
     out: Option<PathBuf>,
+    /// `EngineConfig::threads` and `parallel_min_us`.
+    threads: usize,
+    parallel_min_us: f64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -42,6 +46,8 @@ fn parse_args() -> Result<Args, String> {
         inputs: 0,
         labels: true,
         out: None,
+        threads: 1,
+        parallel_min_us: ohmpatch_engine::DEFAULT_PARALLEL_MIN_US,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -64,9 +70,23 @@ fn parse_args() -> Result<Args, String> {
                     .ok_or("--inputs needs a number of ports, 0 to 64")?
             }
             "--out" => a.out = Some(it.next().ok_or("--out needs a file")?.into()),
+            "--threads" => {
+                a.threads = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|n: &usize| (1..=16).contains(n))
+                    .ok_or("--threads needs a number from 1 to 16")?
+            }
+            "--parallel-min-us" => {
+                a.parallel_min_us = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|x: &f64| x.is_finite())
+                    .ok_or("--parallel-min-us needs a number")?
+            }
             "-h" | "--help" => {
                 println!(
-                    "ohmpatch-deadline [--patch FILE] [--seconds S] [--no-edits] [--no-labels] [--inputs N] [--out FILE]"
+                    "ohmpatch-deadline [--patch FILE] [--seconds S] [--no-edits] [--no-labels] [--inputs N] [--threads N] [--parallel-min-us US] [--out FILE]"
                 );
                 std::process::exit(0);
             }
@@ -226,6 +246,10 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // As `play` does, before the nodes are built.
+    if let Err(e) = ohmpatch_engine::backend::lock_memory() {
+        eprintln!("note: memory not locked ({e})");
+    }
     let choice = choose_device(&StreamOptions {
         backend: BackendKind::Jack,
         inputs: args.inputs,
@@ -243,6 +267,8 @@ fn main() {
         sample_rate: f64::from(rate),
         patch_dir: args.patch.parent().map(|p| p.to_path_buf()),
         channel_map: ChannelMap::Param,
+        threads: args.threads,
+        parallel_min_us: args.parallel_min_us,
         ..EngineConfig::default()
     };
     // Installed LV2 plugins too, so a patch may use them.
@@ -270,6 +296,7 @@ fn main() {
     }
 
     let mut editor = Editor::new(patch, &registry);
+    let mut thread_load = ohmpatch_engine::ThreadLoad::default();
     let t0 = Instant::now();
     let mut next_knob = 0.0;
     let mut next_toggle = 0.5;
@@ -286,6 +313,11 @@ fn main() {
         engine.maintain();
         std::thread::sleep(Duration::from_millis(5));
     }
+    let loads = thread_load.sample(&stats, f64::from(rate));
+    let loads: Vec<String> = loads.iter().map(|l| format!("{:.3}", l)).collect();
+    let parallel = stats.parallel.load(Ordering::Relaxed);
+    let workers =
+        ohmpatch_engine::WorkerPriority::decode(stats.worker_rt.load(Ordering::Relaxed)).describe();
     let period = stats.period_ns.load(Ordering::Relaxed).max(1);
     let period_us = period as f64 / 1000.0;
     let frames = stream.latency().period_frames;
@@ -302,7 +334,8 @@ fn main() {
          \"period_us\": {period_us:.1}, \"callbacks\": {count}, \
          \"p50_us\": {:.0}, \"p99_us\": {:.0}, \"p999_us\": {:.0}, \"max_us\": {max_us:.1}, \
          \"p99_frac\": {:.4}, \"p999_frac\": {:.4}, \"max_frac\": {:.4}, \
-         \"over_half_period\": {}, \"over_period\": {}, \"jack_xrun_callbacks\": {}}}",
+         \"over_half_period\": {}, \"over_period\": {}, \"jack_xrun_callbacks\": {}, \
+         \"threads\": {}, \"parallel\": {parallel}, \"thread_loads\": [{}], \"workers\": \"{workers}\"}}",
         args.patch.display(),
         args.seconds,
         editor.edits,
@@ -317,6 +350,8 @@ fn main() {
         hist.over(period / 2),
         hist.over(period),
         stats.xruns.load(Ordering::Relaxed),
+        args.threads,
+        loads.join(", "),
     );
     println!("{report}");
     if let Some(out) = args.out {

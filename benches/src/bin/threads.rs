@@ -2,7 +2,8 @@
 //! threads, for patches with two and four independent heavy chains (a DI
 //! guitar into a tube preamp oversampled 8 times, a power amp into a
 //! speaker miked at 5 cm, and beside it the preamp through a cabinet IR),
-//! the demo, and a chain of 100 gains where one thread is faster.
+//! the demo, a chain of 100 gains, and four cheap branches where one
+//! thread is faster.
 //!
 //! Each patch runs on a fresh engine, 128-frame blocks back to back as an
 //! offline render asks for them, after a warm-up; every block's duration
@@ -141,6 +142,31 @@ fn rigs(rigs: usize) -> Patch {
     p
 }
 
+/// A tone split four ways, each branch `len` gains, mixed again: branches
+/// too cheap to be worth a worker.
+fn cheap_branches(len: usize) -> Patch {
+    let mut p = Patch::default();
+    p.nodes.insert("tone".into(), node("tone", &[]));
+    p.nodes.insert("split".into(), node("split", &[]));
+    p.nodes
+        .insert("mix".into(), node("mixer", &[("gain_db", num(-12.0))]));
+    p.nodes.insert("out".into(), node("output", &[]));
+    wire(&mut p, "tone.out", "split.in");
+    wire(&mut p, "mix.out", "out.in");
+    for b in 1..=4 {
+        let mut last = format!("split.out{b}");
+        for i in 0..len {
+            let id = format!("b{b}_g{i}");
+            p.nodes
+                .insert(id.clone(), node("gain", &[("gain_db", num(0.0))]));
+            wire(&mut p, &last, &format!("{id}.in"));
+            last = format!("{id}.out");
+        }
+        wire(&mut p, &last, &format!("mix.in{b}"));
+    }
+    p
+}
+
 /// A tone through 100 gain stages: nothing to share out.
 fn gains(n: usize) -> Patch {
     let mut p = Patch::default();
@@ -223,6 +249,7 @@ fn main() {
         ("four heavy chains", rigs(4)),
         ("demo", demo),
         ("100 gains", gains(100)),
+        ("4 branches of 25 gains", cheap_branches(25)),
     ];
     println!(
         "{} blocks of {FRAMES} frames at 48 kHz (period {:.0} µs); {threads} threads vs 1",

@@ -305,11 +305,12 @@ impl Core {
         job.meter_coeff = self.meter_coeff.1;
         job.meter_phase = self.meter_phase.min(meter_every - 1);
         match &self.pool {
-            Some(pool) if plan.parallel => {
+            Some(pool) if plan.parallel && pool.take() => {
                 pool.tell_priority();
                 // SAFETY: the job describes the installed plan, whose tasks
                 // these are, and stays boxed in this core for the call.
                 unsafe { pool.run(job, &plan.tasks, &plan.task_order) };
+                pool.release();
             }
             _ => {
                 let mut meter = MeterPass::of_job(job, &self.stats, job.meter_phase);

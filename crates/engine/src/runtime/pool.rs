@@ -109,6 +109,10 @@ pub(crate) struct Shared {
     order: Box<[AtomicU32]>,
     /// Tasks finished this block.
     done: AtomicU32,
+    /// A core is running a block on the pool. Only one core runs at a time,
+    /// but should an old one still be called while its replacement runs, it
+    /// finds the pool taken and runs its block alone.
+    taken: AtomicBool,
     /// The policy and priority the audio thread runs at (-1: not known).
     want_policy: AtomicI32,
     want_priority: AtomicI32,
@@ -136,6 +140,7 @@ impl Pool {
             claim: (0..MAX_TASKS).map(|_| AtomicU64::new(0)).collect(),
             order: (0..MAX_TASKS).map(|_| AtomicU32::new(0)).collect(),
             done: AtomicU32::new(0),
+            taken: AtomicBool::new(false),
             want_policy: AtomicI32::new(-1),
             want_priority: AtomicI32::new(-1),
             stats,
@@ -192,8 +197,20 @@ impl Shared {
         self.want_policy.store(policy, Ordering::Release);
     }
 
+    /// Take the pool for one block (`run`, then `release`); false when
+    /// another core has it.
+    pub(super) fn take(&self) -> bool {
+        self.taken
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    pub(super) fn release(&self) {
+        self.taken.store(false, Ordering::Release);
+    }
+
     /// Run one block's tasks on this thread and the workers; return when
-    /// all are done.
+    /// all are done. Only between `take` and `release`.
     ///
     /// # Safety
     /// `job` stays where it is and describes the installed plan, whose
