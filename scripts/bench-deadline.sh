@@ -39,7 +39,7 @@ count() { grep -c -- "$1" "$2" || true; }
 
 summary="$out/summary.md"
 {
-    echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/ {print $2}') GiB; $(uname -r); $(date -u +%Y-%m-%dT%H:%MZ)"
+    machine_line
     echo "jackd: $(jackd --version 2>&1 | head -1); dummy driver, $RATE Hz; $SECS s per run; patch $PATCH"
     echo
     echo "| frames | run | load avg at start | xruns blamed on the client | other clients blamed | driver timer slips | callbacks | p50 | p99 | p99.9 | max | p99.9 / period | callbacks over ½ period | edits (topology) |"

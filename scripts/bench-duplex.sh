@@ -58,7 +58,7 @@ iodelay() {
 
 summary="$out/summary.md"
 {
-    echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/ {print $2}') GiB; $(uname -r); $(date -u +%Y-%m-%dT%H:%MZ)"
+    machine_line
     echo "jackd: $(jackd --version 2>&1 | head -1); dummy driver, $RATE Hz; $SECS s per run; patch $PATCH"
     echo
     echo "| frames | client | round trip (jack_iodelay) | xruns blamed on the client in $SECS s | other clients blamed | driver timer slips | edits (topology) |"

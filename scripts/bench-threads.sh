@@ -40,7 +40,7 @@ count() { grep -c -- "$1" "$2" || true; }
 
 summary="$out/summary.md"
 {
-    echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/ {print $2}') GiB; $(uname -r); $(date -u +%Y-%m-%dT%H:%MZ)"
+    machine_line
     echo "jackd: $(jackd --version 2>&1 | head -1); dummy driver, $RATE Hz, $FRAMES frames; $SECS s per run, no edits"
     echo
     echo "| round | run | threads | on workers | blamed on ohmpatch | blamed on jack_simple_client | callbacks | p50 | p99 | p99.9 | max | per-thread load | workers |"

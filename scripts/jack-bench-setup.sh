@@ -1,7 +1,8 @@
 # Sourced by the JACK benchmarks, with the tools they need as arguments:
 # checks the tools, refuses to touch a server of $JACK_DEFAULT_SERVER's name
 # that someone already runs, frees JACK's registry slots of dead servers
-# (scripts/jack-free-slots.py), and builds `ohmpatch-deadline` into $bin.
+# (scripts/jack-free-slots.py), builds `ohmpatch-deadline` into $bin, and
+# defines machine_line for the summaries.
 for tool in "$@" jack_wait; do
     command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install jackd2)" >&2; exit 1; }
 done
@@ -12,3 +13,7 @@ fi
 python3 scripts/jack-free-slots.py
 cargo build --profile bench -p ohmpatch-bench --bin ohmpatch-deadline
 bin="$CARGO_TARGET_DIR/release/ohmpatch-deadline"
+# The first line of each summary: what ran it.
+machine_line() {
+    echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/ {print $2}') GiB; $(uname -r); $(date -u +%Y-%m-%dT%H:%MZ)"
+}

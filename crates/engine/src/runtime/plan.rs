@@ -612,26 +612,7 @@ impl Plan {
     /// it, in words; checked on every plan in debug builds.
     pub(crate) fn aliasing(&self) -> Option<String> {
         for (si, s) in self.steps.iter().enumerate() {
-            let mut written: Vec<u32> = Vec::new();
-            let mut read: Vec<u32> = Vec::new();
-            let ins = &self.inputs[s.in_start as usize..(s.in_start + s.in_len) as usize];
-            for inp in ins {
-                match *inp {
-                    RtInput::Zero => {}
-                    RtInput::Device { buffer } => read.push(buffer),
-                    RtInput::Sum {
-                        scratch,
-                        start,
-                        len,
-                    } => {
-                        written.push(scratch);
-                        let ws = &self.wires[start as usize..(start + len) as usize];
-                        read.extend(ws.iter().map(|w| w.src));
-                    }
-                }
-            }
-            let outs = &self.outputs[s.out_start as usize..(s.out_start + s.out_len) as usize];
-            written.extend(outs.iter().map(|o| o.buffer));
+            let (read, written) = self.step_buffers(s);
             for (k, b) in written.iter().enumerate() {
                 if written[..k].contains(b) || read.contains(b) {
                     return Some(format!("step {si} writes buffer {b} through two ports"));
@@ -643,6 +624,32 @@ impl Plan {
 }
 
 impl Plan {
+    /// The blocks step `s` reads (sources, device inputs) and writes (its
+    /// sums' scratches, its outputs), in port order.
+    pub(super) fn step_buffers(&self, s: &RtStep) -> (Vec<u32>, Vec<u32>) {
+        let mut written: Vec<u32> = Vec::new();
+        let mut read: Vec<u32> = Vec::new();
+        let ins = &self.inputs[s.in_start as usize..(s.in_start + s.in_len) as usize];
+        for inp in ins {
+            match *inp {
+                RtInput::Zero => {}
+                RtInput::Device { buffer } => read.push(buffer),
+                RtInput::Sum {
+                    scratch,
+                    start,
+                    len,
+                } => {
+                    written.push(scratch);
+                    let ws = &self.wires[start as usize..(start + len) as usize];
+                    read.extend(ws.iter().map(|w| w.src));
+                }
+            }
+        }
+        let outs = &self.outputs[s.out_start as usize..(s.out_start + s.out_len) as usize];
+        written.extend(outs.iter().map(|o| o.buffer));
+        (read, written)
+    }
+
     /// The processors of a plan that was never sent, to go with the next.
     pub(crate) fn into_unsent(self) -> (Installs, Vec<u32>) {
         (self.installs, self.removes)

@@ -5,7 +5,7 @@
 //! are worked out on the audio thread from what the nodes were measured to
 //! take (`Plan::weigh`).
 
-use super::plan::{NONE, Plan, RtInput};
+use super::plan::{NONE, Plan};
 
 /// A chain of steps `start..end` that one thread runs in order.
 #[derive(Clone, Copy, Debug)]
@@ -56,26 +56,9 @@ impl Plan {
         let mut slot_user: std::collections::HashMap<u32, u32> = Default::default();
         for (i, s) in self.steps.iter().enumerate() {
             let i = i as u32;
-            let mut reads = Vec::new();
-            let mut writes = Vec::new();
-            for inp in &self.inputs[s.in_start as usize..(s.in_start + s.in_len) as usize] {
-                match *inp {
-                    RtInput::Zero => {}
-                    // Filled before any step runs.
-                    RtInput::Device { .. } => {}
-                    RtInput::Sum {
-                        scratch,
-                        start,
-                        len,
-                    } => {
-                        writes.push(scratch);
-                        let ws = &self.wires[start as usize..(start + len) as usize];
-                        reads.extend(ws.iter().map(|w| w.src));
-                    }
-                }
-            }
-            let outs = &self.outputs[s.out_start as usize..(s.out_start + s.out_len) as usize];
-            writes.extend(outs.iter().map(|o| o.buffer));
+            // A device input's block is written before any step: no step
+            // is its writer, so reading it ties a step to nothing.
+            let (reads, writes) = self.step_buffers(s);
             let p = &mut preds[i as usize];
             let mut need = |j: u32| {
                 if j != NONE && j != i && !p.contains(&j) {
