@@ -25,8 +25,8 @@ export JACK_NO_AUDIO_RESERVATION=1
 . scripts/jack-bench-setup.sh jackd jack_simple_client
 out="$CARGO_TARGET_DIR/threads/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
-# One rig: every line that names a b_ node dropped, the mixer's b inputs idle.
-grep -v '"b_' graphs/two-rigs.ohm.ron >"$out/one-rig.ohm.ron"
+# One rig: every line that names a b_ node or its outputs dropped.
+grep -v -e '"b_' -e '"out_b_' graphs/two-rigs.ohm.ron >"$out/one-rig.ohm.ron"
 cp -r assets "$out/" 2>/dev/null || true
 
 jpid=""
