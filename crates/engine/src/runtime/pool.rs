@@ -29,10 +29,12 @@ pub(crate) const MAX_TASKS: usize = 4096;
 const COUNT_BITS: u32 = 16;
 const _: () = assert!(MAX_TASKS < 1 << COUNT_BITS);
 
-/// Rounds a worker spins on a finished block before it sleeps: long enough
-/// to catch the next task of a block still running, short enough not to
-/// keep a core from the rest of the system between blocks.
-const SPIN_ROUNDS: u32 = 2_000;
+/// Rounds a worker spins on a finished block before it sleeps, about 7 µs
+/// here: enough to catch the next block of an offline render, which follows
+/// at once. A device's next block is a period away, so spinning longer
+/// would only keep a core (and, in a virtual machine, a virtual CPU the
+/// host may take away for spinning) from the rest of the system.
+const SPIN_ROUNDS: u32 = 256;
 
 /// What a worker's real-time request came to (`Stats::worker_rt`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
