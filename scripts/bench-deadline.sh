@@ -35,7 +35,6 @@ jpid=""
 cleanup() { if [ -n "$jpid" ]; then kill "$jpid" 2>/dev/null || true; wait "$jpid" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
-count() { grep -c -- "$1" "$2" || true; }
 
 summary="$out/summary.md"
 {

@@ -40,7 +40,6 @@ stop_all() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 jpid=""
 cleanup() { stop_all; if [ -n "$jpid" ]; then kill "$jpid" 2>/dev/null || true; wait "$jpid" 2>/dev/null || true; fi; }
 trap cleanup EXIT
-count() { grep -c -- "$1" "$2" || true; }
 wait_port() { for _ in $(seq 100); do jack_lsp | grep -qx "$1" && return 0; sleep 0.1; done; echo "no port $1" >&2; return 1; }
 
 # Round trip: jack_iodelay's last figure after 5 s through CLIENT:IN → CLIENT:OUT,

@@ -2,7 +2,7 @@
 # checks the tools, refuses to touch a server of $JACK_DEFAULT_SERVER's name
 # that someone already runs, frees JACK's registry slots of dead servers
 # (scripts/jack-free-slots.py), builds `ohmpatch-deadline` into $bin, and
-# defines machine_line for the summaries.
+# defines machine_line and count for the summaries.
 for tool in "$@" jack_wait; do
     command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install jackd2)" >&2; exit 1; }
 done
@@ -17,3 +17,5 @@ bin="$CARGO_TARGET_DIR/release/ohmpatch-deadline"
 machine_line() {
     echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/ {print $2}') GiB; $(uname -r); $(date -u +%Y-%m-%dT%H:%MZ)"
 }
+# How many lines of file $2 hold $1 (jackd's blame lines), 0 when none.
+count() { grep -c -- "$1" "$2" || true; }
