@@ -57,6 +57,13 @@ pub fn number(
     )
 }
 
+/// A converter's full scale: the level in dBu of a sine that peaks at 1.0
+/// (EBU R68's +18 dBu by default), shared by everything that turns volts
+/// into full-scale floats or back (`audio_in`, `output`, `recorder`, `lv2`).
+pub fn full_scale_dbu(id: ParamId<Num>, help: &'static str) -> ParamSpec {
+    number(id, -20.0, 40.0, 18.0, "dBu", help)
+}
+
 /// A number whose knob travels logarithmically (frequencies, impedances).
 pub fn log_number(
     id: ParamId<Num>,

@@ -37,14 +37,7 @@ impl AudioIn {
                 )],
                 params: vec![
                     integer(CHANNEL, 1.0, 64.0, 1.0, "Device input channel, from 1."),
-                    number(
-                        FULL_SCALE_DBU,
-                        -20.0,
-                        40.0,
-                        18.0,
-                        "dBu",
-                        "The level of a sine that peaks at 0 dBFS.",
-                    ),
+                    full_scale_dbu(FULL_SCALE_DBU, "The level of a sine that peaks at 0 dBFS."),
                     number(
                         FULL_SCALE_DB_SPL,
                         60.0,

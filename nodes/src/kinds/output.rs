@@ -44,14 +44,7 @@ impl Output {
                         1.0,
                         "Device channel, from 1 (render writes one channel per output node, in id order).",
                     ),
-                    number(
-                        FULL_SCALE_DBU,
-                        -20.0,
-                        40.0,
-                        18.0,
-                        "dBu",
-                        "The level of a sine that peaks at 0 dBFS (EBU R68: +18 dBu).",
-                    ).live(),
+                    full_scale_dbu(FULL_SCALE_DBU, "The level of a sine that peaks at 0 dBFS (EBU R68: +18 dBu).").live(),
                     flag(
                         LIMITER,
                         true,

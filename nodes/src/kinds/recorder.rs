@@ -38,15 +38,8 @@ impl Recorder {
                         PATH,
                         "WAV file to write, relative to the patch's folder; empty records nothing.",
                     ),
-                    number(
-                        FULL_SCALE_DBU,
-                        -20.0,
-                        40.0,
-                        18.0,
-                        "dBu",
-                        "The level of a sine that peaks at 0 dBFS.",
-                    )
-                    .live(),
+                    full_scale_dbu(FULL_SCALE_DBU, "The level of a sine that peaks at 0 dBFS.")
+                        .live(),
                     log_number(Z_IN_OHM, 1.0, 1e7, 100_000.0, "Ω", "Input impedance."),
                 ],
             },

@@ -38,12 +38,8 @@ fn uri_param(default: Name, help: &'static str) -> ParamSpec {
 /// convention (`output`, `audio_in`).
 fn wrapper_params() -> Vec<ParamSpec> {
     vec![
-        number(
+        full_scale_dbu(
             FULL_SCALE_DBU,
-            -20.0,
-            40.0,
-            18.0,
-            "dBu",
             "The level of a sine that is 1.0 at its peak inside the plugin (EBU R68: +18 dBu), as `output` and `audio_in` convert.",
         ),
         domain_param(DOMAIN, "line"),
