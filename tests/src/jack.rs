@@ -76,14 +76,43 @@ impl Server {
 
     /// An engine for playback at the server's `rate` (channels by param).
     pub fn engine(rate: u32) -> ohmpatch_engine::Engine {
+        Server::engine_on(rate, 1)
+    }
+
+    /// `engine` on `threads` threads; with more than one, every plan that
+    /// has independent branches is handed to the workers, however cheap.
+    pub fn engine_on(rate: u32, threads: usize) -> ohmpatch_engine::Engine {
         ohmpatch_engine::Engine::new(
             ohmpatch_nodes::shared_registry(),
             ohmpatch_engine::EngineConfig {
                 sample_rate: f64::from(rate),
                 channel_map: ohmpatch_engine::ChannelMap::Param,
+                threads,
+                parallel_min_us: if threads > 1 {
+                    -1.0
+                } else {
+                    ohmpatch_engine::DEFAULT_PARALLEL_MIN_US
+                },
                 ..ohmpatch_engine::EngineConfig::default()
             },
         )
+    }
+
+    /// The JACK device with `inputs` capture ports, as `play` chooses it;
+    /// fails the test if JACK is not what it gets (after `use_it`).
+    pub fn device(inputs: u16) -> ohmpatch_engine::DeviceChoice {
+        let choice = ohmpatch_engine::backend::choose_device(&ohmpatch_engine::StreamOptions {
+            backend: ohmpatch_engine::BackendKind::Jack,
+            inputs,
+            ..ohmpatch_engine::StreamOptions::default()
+        });
+        assert_eq!(
+            choice.backend,
+            ohmpatch_engine::BackendKind::Jack,
+            "{:?}",
+            choice.fallback_reason
+        );
+        choice
     }
 
     /// `jack_lsp` with these flags (`-c`: connections, `-A`: aliases).

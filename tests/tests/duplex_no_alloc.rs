@@ -36,17 +36,7 @@ fn jack_and_alsa_duplex_callbacks_do_not_allocate() {
     let server = Server::start("ohmnoalloc", 128);
     // SAFETY: the only test in this binary.
     unsafe { server.use_it() };
-    let choice = choose_device(&StreamOptions {
-        backend: BackendKind::Jack,
-        inputs: 2,
-        ..StreamOptions::default()
-    });
-    assert_eq!(
-        choice.backend,
-        BackendKind::Jack,
-        "{:?}",
-        choice.fallback_reason
-    );
+    let choice = Server::device(2);
     let mut e = engine_for(choice.sample_rate);
     let stats = e.stats().clone();
     let stream = Stream::start(choice, e.take_core().unwrap(), stats.clone()).unwrap();

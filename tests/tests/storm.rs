@@ -92,28 +92,10 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
         "storm",
     )
     .unwrap();
-    let choice = choose_device(&StreamOptions {
-        backend: BackendKind::Jack,
-        ..StreamOptions::default()
-    });
-    assert_eq!(
-        choice.backend,
-        BackendKind::Jack,
-        "{:?}",
-        choice.fallback_reason
-    );
+    let choice = Server::device(2);
     // Worker threads on, every branched plan handed to them: the edits
     // reach plans split into tasks, and the workers run under the guard.
-    let mut engine = ohmpatch_engine::Engine::new(
-        ohmpatch_nodes::shared_registry(),
-        ohmpatch_engine::EngineConfig {
-            sample_rate: f64::from(choice.sample_rate),
-            channel_map: ohmpatch_engine::ChannelMap::Param,
-            threads: 2,
-            parallel_min_us: -1.0,
-            ..ohmpatch_engine::EngineConfig::default()
-        },
-    );
+    let mut engine = Server::engine_on(choice.sample_rate, 2);
     engine.set_patch(&patch).unwrap();
     let stats = engine.stats().clone();
     let stream = Stream::start(choice, engine.take_core().unwrap(), stats.clone()).unwrap();
