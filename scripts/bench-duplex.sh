@@ -66,10 +66,7 @@ summary="$out/summary.md"
 
 for frames in $BUFFERS; do
     log="$out/jackd-$frames.log"
-    jackd -n "$JACK_DEFAULT_SERVER" -d dummy -r "$RATE" -p "$frames" >"$log" 2>&1 &
-    jpid=$!
-    jack_wait -w -t 10 >/dev/null
-    sleep 2
+    start_jackd "$frames" "$log"
 
     # Round trips: jack_thru, then ohmpatch playing `audio_in → output`.
     jack_thru >/dev/null 2>&1 &

@@ -47,10 +47,7 @@ summary="$out/summary.md"
 } >"$summary"
 
 log="$out/jackd.log"
-jackd -n "$JACK_DEFAULT_SERVER" -d dummy -r "$RATE" -p "$FRAMES" >"$log" 2>&1 &
-jpid=$!
-jack_wait -w -t 10 >/dev/null
-sleep 2
+start_jackd "$FRAMES" "$log"
 for round in $(seq 1 "$ROUNDS"); do
     for run in half two; do
         case $run in

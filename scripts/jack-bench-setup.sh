@@ -2,7 +2,7 @@
 # checks the tools, refuses to touch a server of $JACK_DEFAULT_SERVER's name
 # that someone already runs, frees JACK's registry slots of dead servers
 # (scripts/jack-free-slots.py), builds `ohmpatch-deadline` into $bin, and
-# defines machine_line and count for the summaries.
+# defines start_jackd, machine_line and count.
 for tool in "$@" jack_wait; do
     command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install jackd2)" >&2; exit 1; }
 done
@@ -19,3 +19,11 @@ machine_line() {
 }
 # How many lines of file $2 hold $1 (jackd's blame lines), 0 when none.
 count() { grep -c -- "$1" "$2" || true; }
+# Start the private dummy server at $RATE Hz and $1 frames, logging to $2;
+# its pid in $jpid (for the script's cleanup). Returns once it answers.
+start_jackd() {
+    jackd -n "$JACK_DEFAULT_SERVER" -d dummy -r "$RATE" -p "$1" >"$2" 2>&1 &
+    jpid=$!
+    jack_wait -w -t 10 >/dev/null
+    sleep 2
+}
