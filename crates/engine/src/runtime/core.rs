@@ -7,7 +7,7 @@ use super::denormal::FlushDenormals;
 use super::meter::{FAULT_CHECK_EVERY, MeterPass};
 use super::plan::{Plan, ZEROS};
 use super::pool::{MAX_TASKS, Shared as PoolShared};
-use super::steps::{Job, run_steps};
+use super::steps::{Job, buf_mut, run_steps};
 use super::{FromCore, ToCore};
 use crate::meters::{Meters, Stats};
 use crate::node::{MAX_BLOCK, MAX_PORTS, ProcessContext, Processor};
@@ -265,9 +265,7 @@ impl Core {
                 continue;
             }
             // SAFETY: b < buffer count; no other slice is live here.
-            let dst = unsafe {
-                std::slice::from_raw_parts_mut(base.add(b as usize).cast::<f32>(), frames)
-            };
+            let dst = unsafe { buf_mut(base, b, frames) };
             if in_channels > 0 && (ch as usize) < in_channels {
                 for (i, d) in dst.iter_mut().enumerate() {
                     *d = input

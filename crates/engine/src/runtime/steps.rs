@@ -206,7 +206,7 @@ impl Job {
 /// and never also read, every index is below the buffer count, and no
 /// step running at the same time on another thread uses it (`tasks`).
 #[inline]
-unsafe fn buf_mut<'a>(base: *mut Block, index: u32, frames: usize) -> &'a mut [f32] {
+pub(super) unsafe fn buf_mut<'a>(base: *mut Block, index: u32, frames: usize) -> &'a mut [f32] {
     // SAFETY: see the function's contract.
     unsafe { std::slice::from_raw_parts_mut(base.add(index as usize).cast::<f32>(), frames) }
 }
