@@ -12,6 +12,7 @@ mod meter;
 mod plan;
 mod pool;
 mod settled;
+mod solo;
 mod steps;
 mod tasks;
 
