@@ -10,9 +10,13 @@
 #      on each ("client = NAME was not finished"). Run together, both meet
 #      whatever else disturbs the machine in that minute.
 # Takes about $SECS + 30 seconds per buffer size. Not part of CI.
+# PATCH=gain plays the acceptance test's own patch instead, `audio_in → gain
+# (+6 dB) → output`: the same edits on a patch with almost no DSP, so what is
+# compared is the two clients, not the guitar chain's work.
 #
 #   scripts/bench-duplex.sh                  # 128 and 64 frames, 60 s each
 #   BUFFERS=128 SECS=20 scripts/bench-duplex.sh
+#   PATCH=gain BUFFERS=128 scripts/bench-duplex.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/ohmpatch-bench}"
@@ -34,6 +38,16 @@ cat >"$thru_patch" <<'EOF'
     "out": (kind: "output", params: {"channel": 1.0}),
 }, wires: [("in.out", "out.in")])
 EOF
+if [ "$PATCH" = gain ]; then
+    PATCH="$out/gain.ohm.ron"
+    cat >"$PATCH" <<'EOF'
+(version: 1, nodes: {
+    "guitar": (kind: "audio_in", params: {"channel": 1.0}),
+    "g": (kind: "gain", params: {"gain_db": 6.0}),
+    "out": (kind: "output", params: {"channel": 1.0}),
+}, wires: [("guitar.out", "g.in"), ("g.out", "out.in")])
+EOF
+fi
 
 pids=()
 stop_all() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
@@ -41,6 +55,8 @@ jpid=""
 cleanup() { stop_all; if [ -n "$jpid" ]; then kill "$jpid" 2>/dev/null || true; wait "$jpid" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 wait_port() { for _ in $(seq 100); do jack_lsp | grep -qx "$1" && return 0; sleep 0.1; done; echo "no port $1" >&2; return 1; }
+# ohmpatch's first input, whatever node id labels it (`ohmpatch:in_1-guitar`).
+wait_in_1() { for _ in $(seq 100); do jack_lsp | grep -q '^ohmpatch:in_1-' && return 0; sleep 0.1; done; echo "no port ohmpatch:in_1-*" >&2; return 1; }
 
 # Round trip: jack_iodelay's last figure after 5 s through CLIENT:IN → CLIENT:OUT,
 # left in $rt (not a subshell: the tool's process must stay in $pids).
@@ -95,7 +111,7 @@ for frames in $BUFFERS; do
     pids+=($!)
     wait_port jack_simple_client:output1
     wait_port jack_thru:input_1
-    wait_port ohmpatch:in_1-guitar
+    wait_in_1
     jack_connect jack_simple_client:output1 jack_thru:input_1
     jack_connect jack_simple_client:output1 ohmpatch:in_1
     wait "$ohm"
