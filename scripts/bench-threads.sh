@@ -42,8 +42,8 @@ summary="$out/summary.md"
     machine_line
     echo "jackd: $(jackd --version 2>&1 | head -1); dummy driver, $RATE Hz, $FRAMES frames; $SECS s per run, no edits"
     echo
-    echo "| round | run | threads | on workers | blamed on ohmpatch | blamed on jack_simple_client | callbacks | p50 | p99 | p99.9 | max | per-thread load | workers | worker stalls |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| round | run | threads | on workers | blamed on ohmpatch | blamed on jack_simple_client | callbacks | p50 | p99 | p99.9 | max | per-thread load | workers |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$summary"
 
 log="$out/jackd.log"
@@ -74,7 +74,7 @@ r = json.load(open(sys.argv[1]))
 loads = " ".join(f"{100 * l:.0f} %" for l in r["thread_loads"]) or "–"
 print(f"{r['threads']} | {'yes' if r['parallel'] else 'no'} | MINE | SIMPLE | {r['callbacks']} | "
       f"{r['p50_us']:.0f} µs | {r['p99_us']:.0f} µs | {r['p999_us']:.0f} µs | {r['max_us']:.0f} µs | "
-      f"{loads} | {r['workers']} | {r['worker_stalls']}")
+      f"{loads} | {r['workers']}")
 PY
 )
         stats=${stats/MINE/$mine}

@@ -305,11 +305,10 @@ pub fn run(a: Args) -> u8 {
         stats.xruns.load(Ordering::Relaxed),
         stats.input_xruns.load(Ordering::Relaxed),
         max_load * 100.0,
-        match (lost, stats.worker_stalls.load(Ordering::Relaxed)) {
-            (0, 0) => String::new(),
-            (0, s) => format!(", workers stalled {s}×"),
-            (l, 0) => format!(", device lost {l}×"),
-            (l, s) => format!(", device lost {l}×, workers stalled {s}×"),
+        if lost > 0 {
+            format!(", device lost {lost}×")
+        } else {
+            String::new()
         }
     );
     EXIT_OK

@@ -316,7 +316,6 @@ fn main() {
     let loads = thread_load.sample(&stats, f64::from(rate));
     let loads: Vec<String> = loads.iter().map(|l| format!("{:.3}", l)).collect();
     let parallel = stats.parallel.load(Ordering::Relaxed);
-    let stalls = stats.worker_stalls.load(Ordering::Relaxed);
     let workers =
         ohmpatch_engine::WorkerPriority::decode(stats.worker_rt.load(Ordering::Relaxed)).describe();
     let period = stats.period_ns.load(Ordering::Relaxed).max(1);
@@ -336,7 +335,7 @@ fn main() {
          \"p50_us\": {:.0}, \"p99_us\": {:.0}, \"p999_us\": {:.0}, \"max_us\": {max_us:.1}, \
          \"p99_frac\": {:.4}, \"p999_frac\": {:.4}, \"max_frac\": {:.4}, \
          \"over_half_period\": {}, \"over_period\": {}, \"jack_xrun_callbacks\": {}, \
-         \"threads\": {}, \"parallel\": {parallel}, \"thread_loads\": [{}], \"workers\": \"{workers}\", \"worker_stalls\": {stalls}}}",
+         \"threads\": {}, \"parallel\": {parallel}, \"thread_loads\": [{}], \"workers\": \"{workers}\"}}",
         args.patch.display(),
         args.seconds,
         editor.edits,

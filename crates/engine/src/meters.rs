@@ -200,9 +200,6 @@ pub struct Stats {
     /// What the workers' request for real-time priority came to
     /// (`WorkerPriority::decode`).
     pub worker_rt: AtomicU64,
-    /// Blocks in which the audio thread waited a quarter of the block's
-    /// time or more for a worker's task: the worker was held off its core.
-    pub worker_stalls: AtomicU64,
 }
 
 /// The most threads that run one engine's blocks.

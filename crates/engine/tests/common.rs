@@ -98,10 +98,6 @@ impl NodeKind for TestKind {
             }),
             "bias" => Box::new(Bias),
             "qpass" => Box::new(QuietPass),
-            "hiccup" => Box::new(Hiccup {
-                calls: 0,
-                slept: false,
-            }),
             _ => Box::new(Pass {
                 gain: params.num_named("gain").unwrap_or(1.0) as f32,
             }),
@@ -232,26 +228,6 @@ impl Processor for BlockDelay {
     }
 }
 
-/// A pass-through that, on its 20th block or later, once, is held off its
-/// core for 2 ms when a worker thread runs it: a stalled worker.
-pub struct Hiccup {
-    calls: u32,
-    slept: bool,
-}
-impl Processor for Hiccup {
-    fn process(&mut self, _: &ProcessContext, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
-        self.calls += 1;
-        let on_worker = std::thread::current()
-            .name()
-            .is_some_and(|n| n.starts_with("ohmpatch-dsp-"));
-        if on_worker && !self.slept && self.calls >= 20 {
-            self.slept = true;
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        outputs[0].copy_from_slice(inputs[0]);
-    }
-}
-
 pub fn registry() -> Arc<Registry> {
     let mut r = Registry::new();
     let k =
@@ -308,12 +284,6 @@ pub fn registry() -> Arc<Registry> {
     )));
     r.register(Box::new(k(
         "qpass",
-        vec![port("in", In), port("out", Out)],
-        vec![],
-        Role::Normal,
-    )));
-    r.register(Box::new(k(
-        "hiccup",
         vec![port("in", In), port("out", Out)],
         vec![],
         Role::Normal,

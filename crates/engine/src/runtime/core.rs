@@ -7,7 +7,6 @@ use super::denormal::FlushDenormals;
 use super::meter::{FAULT_CHECK_EVERY, MeterPass};
 use super::plan::{Plan, ZEROS};
 use super::pool::{MAX_TASKS, Shared as PoolShared};
-use super::solo::{SOLO_FITS_SHARE, STALL_SHARE, Solo};
 use super::steps::{Job, buf_mut, run_steps};
 use super::{FromCore, ToCore};
 use crate::meters::{Meters, Stats};
@@ -21,6 +20,7 @@ use std::sync::atomic::Ordering;
 const PROFILE_EVERY: u64 = 256;
 /// Blocks timed when a plan arrives.
 const PROFILE_ON_INSTALL: u32 = 4;
+
 /// The audio-thread engine. Owned by a backend's callback; hand it back to
 /// the control side (`Engine::return_core`) to keep node state across a
 /// device change.
@@ -61,9 +61,6 @@ pub struct Core {
     pub(super) parallel_min_ns: f32,
     /// Blocks still to be timed since the plan arrived.
     pub(super) profile_left: u32,
-    /// After a worker stall: the frame until which blocks run on this
-    /// thread alone, the next such stretch (frames) and the last stall.
-    pub(super) solo: Solo,
 }
 
 /// What a new core is made of, on the control thread.
@@ -116,7 +113,6 @@ impl Core {
             pool: s.pool,
             parallel_min_ns: s.parallel_min_ns,
             profile_left: 0,
-            solo: Solo::default(),
         }
     }
 
@@ -306,18 +302,13 @@ impl Core {
         job.meter_every = meter_every;
         job.meter_coeff = self.meter_coeff.1;
         job.meter_phase = self.meter_phase.min(meter_every - 1);
-        let block_ns = frames as f64 * 1e9 / self.sample_rate;
         match &self.pool {
-            Some(pool) if plan.parallel && !self.solo.active(self.time) && pool.take() => {
+            Some(pool) if plan.parallel && pool.take() => {
                 pool.tell_priority();
                 // SAFETY: the job describes the installed plan, whose tasks
                 // these are, and stays boxed in this core for the call.
-                let waited = unsafe { pool.run(job, &plan.tasks, &plan.task_order) };
+                unsafe { pool.run(job, &plan.tasks, &plan.task_order) };
                 pool.release();
-                if waited as f64 > block_ns * STALL_SHARE {
-                    self.stats.worker_stalls.fetch_add(1, Ordering::Relaxed);
-                    self.solo.stalled(self.time, self.sample_rate);
-                }
             }
             _ => {
                 let mut meter = MeterPass::of_job(job, &self.stats, job.meter_phase);
@@ -338,7 +329,6 @@ impl Core {
                 self.parallel_min_ns
             };
             plan.parallel = self.pool.is_some() && tasks <= MAX_TASKS && saving > bar;
-            self.solo.fits = w.total_ns < block_ns as f32 * SOLO_FITS_SHARE;
             self.stats.parallel.store(plan.parallel, Ordering::Relaxed);
         }
         if !plan.settled {
@@ -395,7 +385,6 @@ impl Core {
         input: &[f32],
         in_channels: usize,
     ) {
-        self.solo.deadline = true;
         let channels = channels.max(1);
         let total = out.len() / channels;
         let mut done = 0;

@@ -12,7 +12,6 @@ mod meter;
 mod plan;
 mod pool;
 mod settled;
-mod solo;
 mod steps;
 mod tasks;
 

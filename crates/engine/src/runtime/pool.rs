@@ -212,15 +212,13 @@ impl Shared {
     }
 
     /// Run one block's tasks on this thread and the workers; return when
-    /// all are done, with how long this thread waited for workers to
-    /// finish tasks they had claimed (ns). Only between `take` and `release`.
+    /// all are done. Only between `take` and `release`.
     ///
     /// # Safety
     /// `job` stays where it is and describes the installed plan, whose
     /// tasks are `tasks` and `succ`, for the whole call; nothing else runs
     /// the plan meanwhile.
-    pub(super) unsafe fn run(&self, job: *mut Job, tasks: &[Task], order: &[u32]) -> u64 {
-        let t0 = Instant::now();
+    pub(super) unsafe fn run(&self, job: *mut Job, tasks: &[Task], order: &[u32]) {
         let n = tasks.len().min(MAX_TASKS);
         // Epochs only grow, whichever core runs on this pool: a claim of an
         // older epoch can never be mistaken for one of this block.
@@ -247,7 +245,6 @@ impl Shared {
         while (self.done.load(Ordering::Acquire) as usize) < n {
             std::hint::spin_loop();
         }
-        (t0.elapsed().as_nanos() as u64).saturating_sub(busy)
     }
 
     /// Claim and run ready tasks of block `epoch` until none is left
