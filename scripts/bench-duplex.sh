@@ -17,6 +17,7 @@
 #   scripts/bench-duplex.sh                  # 128 and 64 frames, 60 s each
 #   BUFFERS=128 SECS=20 scripts/bench-duplex.sh
 #   PATCH=gain BUFFERS=128 scripts/bench-duplex.sh
+#   FIRST=ohmpatch scripts/bench-duplex.sh   # ohmpatch joins the server first
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/ohmpatch-bench}"
@@ -24,6 +25,7 @@ export CARGO_TERM_COLOR=never
 SECS="${SECS:-60}"
 BUFFERS="${BUFFERS:-128 64}"
 PATCH="${PATCH:-graphs/live-guitar-amp.ohm.ron}"
+FIRST="${FIRST:-jack_thru}"
 RATE=48000
 export JACK_DEFAULT_SERVER="${JACK_DEFAULT_SERVER:-ohmpatch-duplex}"
 export JACK_NO_AUDIO_RESERVATION=1
@@ -74,10 +76,10 @@ iodelay() {
 summary="$out/summary.md"
 {
     machine_line
-    echo "jackd: $(jackd --version 2>&1 | head -1); dummy driver, $RATE Hz; $SECS s per run; patch $PATCH"
+    echo "jackd: $(jackd --version 2>&1 | head -1); dummy driver, $RATE Hz; $SECS s per run; patch $PATCH; $FIRST joins first"
     echo
-    echo "| frames | client | round trip (jack_iodelay) | xruns blamed on the client in $SECS s | other clients blamed | driver timer slips | edits (topology) |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| frames | client | round trip (jack_iodelay) | xruns blamed on the client in $SECS s | of them, cycles that blamed it alone | other clients blamed | driver timer slips | edits (topology) |"
+    echo "|---|---|---|---|---|---|---|---|"
 } >"$summary"
 
 for frames in $BUFFERS; do
@@ -97,23 +99,40 @@ for frames in $BUFFERS; do
     iodelay "$frames" ohmpatch ohmpatch:in_1 ohmpatch:out_1
     rt_ohm=$rt
     stop_all
+    # jackd logs the killed clients' last cycles a moment later: keep them
+    # out of the next part.
+    sleep 1
 
     # Both at once on the same server, for the same $SECS s, so whatever
     # disturbs the machine disturbs both: jack_thru passing a sine through,
     # and ohmpatch playing the guitar chain with edits, fed the same sine.
     json="$out/ohmpatch-$frames.json"
     start=$(wc -l <"$log")
+    # JACK wakes a client's dependants in the order they joined; FIRST says
+    # which of the two joins, and is connected, first.
+    if [ "$FIRST" = ohmpatch ]; then
+        "$bin" --patch "$PATCH" --seconds "$SECS" --inputs 1 --out "$json" >/dev/null &
+        ohm=$!
+        wait_in_1
+    fi
     jack_thru >/dev/null 2>&1 &
     pids+=($!)
-    "$bin" --patch "$PATCH" --seconds "$SECS" --inputs 1 --out "$json" >/dev/null &
-    ohm=$!
+    wait_port jack_thru:input_1
+    if [ "$FIRST" != ohmpatch ]; then
+        "$bin" --patch "$PATCH" --seconds "$SECS" --inputs 1 --out "$json" >/dev/null &
+        ohm=$!
+        wait_in_1
+    fi
     jack_simple_client >/dev/null 2>&1 &
     pids+=($!)
     wait_port jack_simple_client:output1
-    wait_port jack_thru:input_1
-    wait_in_1
-    jack_connect jack_simple_client:output1 jack_thru:input_1
-    jack_connect jack_simple_client:output1 ohmpatch:in_1
+    if [ "$FIRST" = ohmpatch ]; then
+        jack_connect jack_simple_client:output1 ohmpatch:in_1
+        jack_connect jack_simple_client:output1 jack_thru:input_1
+    else
+        jack_connect jack_simple_client:output1 jack_thru:input_1
+        jack_connect jack_simple_client:output1 ohmpatch:in_1
+    fi
     wait "$ohm"
     part="$out/jackd-$frames-both.log"
     tail -n "+$((start + 1))" "$log" >"$part"
@@ -123,8 +142,10 @@ for frames in $BUFFERS; do
     all=$(count 'was not finished' "$part")
     slips=$(count 'JackTimedDriver::Process XRun' "$part")
     edits=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"{r['edits']} ({r['topology_edits']})\")" "$json")
-    echo "| $frames | jack_thru | $rt_thru frames | $thru_mine | $((all - thru_mine - mine)) | $slips | – |" >>"$summary"
-    echo "| $frames | ohmpatch | $rt_ohm frames | $mine | (same run) | (same run) | $edits |" >>"$summary"
+    thru_alone=$(python3 scripts/jack-alone.py "$part" jack_thru)
+    alone=$(python3 scripts/jack-alone.py "$part" ohmpatch)
+    echo "| $frames | jack_thru | $rt_thru frames | $thru_mine | $thru_alone | $((all - thru_mine - mine)) | $slips | – |" >>"$summary"
+    echo "| $frames | ohmpatch | $rt_ohm frames | $mine | $alone | (same run) | (same run) | $edits |" >>"$summary"
     echo "$frames frames: round trip jack_thru $rt_thru, ohmpatch $rt_ohm; blamed jack_thru $thru_mine, ohmpatch $mine"
 
     kill "$jpid" 2>/dev/null || true
