@@ -160,7 +160,7 @@ impl AlsaStream {
         if nin > 0
             && let Err(e) = s.open_input()
         {
-            let _ = s.events.try_send(StreamEvent::InputLost(e));
+            super::send_event(&s.events, StreamEvent::InputLost(e));
         }
         Ok(s)
     }
@@ -306,6 +306,6 @@ fn error_handler(
             }
             _ => StreamEvent::Error(e.to_string()),
         };
-        let _ = events.try_send(ev);
+        super::send_event(&events, ev);
     }
 }

@@ -146,16 +146,17 @@ struct Notes {
 
 impl jack::NotificationHandler for Notes {
     unsafe fn shutdown(&mut self, _: jack::ClientStatus, reason: &str) {
-        let _ = self.events.try_send(StreamEvent::Lost(format!(
-            "the JACK server stopped: {reason}"
-        )));
+        super::send_event(
+            &self.events,
+            StreamEvent::Lost(format!("the JACK server stopped: {reason}")),
+        );
     }
 
     fn xrun(&mut self, _: &Client) -> Control {
         self.stats
             .xruns
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let _ = self.events.try_send(StreamEvent::Xrun);
+        super::send_event(&self.events, StreamEvent::Xrun);
         Control::Continue
     }
 }

@@ -150,6 +150,19 @@ pub enum StreamEvent {
     Error(String),
 }
 
+/// Room for a stream's events between two reads by the control thread.
+const EVENT_ROOM: usize = 256;
+
+/// Queue `ev` for the control thread. Xruns (counted in `Stats` anyway) may
+/// fill only half the room: a burst of them must never crowd out `Lost`,
+/// which the control thread has to see to fall back.
+pub(crate) fn send_event(events: &crossbeam_channel::Sender<StreamEvent>, ev: StreamEvent) {
+    if matches!(ev, StreamEvent::Xrun) && events.len() >= EVENT_ROOM / 2 {
+        return;
+    }
+    let _ = events.try_send(ev);
+}
+
 /// How long sound takes to get in and out, in frames at the device rate:
 /// capture (device input to the engine), playback (engine to the device
 /// output) and the period. The patch's own latency comes on top.
@@ -353,7 +366,7 @@ impl Stream {
     /// gone with it; the caller rebuilds one (`Engine::rebuild_core`) and
     /// falls back.
     pub fn start(choice: DeviceChoice, core: Core, stats: Arc<Stats>) -> Result<Stream, String> {
-        let (ev_tx, ev_rx) = bounded::<StreamEvent>(256);
+        let (ev_tx, ev_rx) = bounded::<StreamEvent>(EVENT_ROOM);
         let inner = match choice.backend {
             BackendKind::Null | BackendKind::Auto => {
                 StreamInner::Null(null::start_null(&choice, core, stats.clone()))
@@ -450,5 +463,22 @@ impl Stream {
             StreamInner::Alsa(a) => a.stop(),
             StreamInner::Jack(j) => j.stop(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_xruns_leaves_room_for_the_loss_of_the_device() {
+        let (tx, rx) = bounded::<StreamEvent>(EVENT_ROOM);
+        for _ in 0..10_000 {
+            send_event(&tx, StreamEvent::Xrun);
+        }
+        send_event(&tx, StreamEvent::Lost("gone".into()));
+        let events: Vec<StreamEvent> = rx.try_iter().collect();
+        assert!(events.iter().any(|e| matches!(e, StreamEvent::Lost(_))));
+        assert!(events.len() <= EVENT_ROOM);
     }
 }
