@@ -18,6 +18,7 @@
 #   BUFFERS=128 SECS=20 scripts/bench-duplex.sh
 #   PATCH=gain BUFFERS=128 scripts/bench-duplex.sh
 #   FIRST=ohmpatch scripts/bench-duplex.sh   # ohmpatch joins the server first
+#   EDITS=0 scripts/bench-duplex.sh          # no edits while playing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/ohmpatch-bench}"
@@ -26,6 +27,9 @@ SECS="${SECS:-60}"
 BUFFERS="${BUFFERS:-128 64}"
 PATCH="${PATCH:-graphs/live-guitar-amp.ohm.ron}"
 FIRST="${FIRST:-jack_thru}"
+# EDITS=0 plays without the edits.
+NO_EDITS=
+if [ "${EDITS:-1}" = 0 ]; then NO_EDITS=1; fi
 RATE=48000
 export JACK_DEFAULT_SERVER="${JACK_DEFAULT_SERVER:-ohmpatch-duplex}"
 export JACK_NO_AUDIO_RESERVATION=1
@@ -76,7 +80,7 @@ iodelay() {
 summary="$out/summary.md"
 {
     machine_line
-    echo "jackd: $(jackd --version 2>&1 | head -1); dummy driver, $RATE Hz; $SECS s per run; patch $PATCH; $FIRST joins first"
+    echo "jackd: $(jackd --version 2>&1 | head -1); dummy driver, $RATE Hz; $SECS s per run; patch $PATCH; $FIRST joins first; ${NO_EDITS:+no }edits"
     echo
     echo "| frames | client | round trip (jack_iodelay) | xruns blamed on the client in $SECS s | of them, cycles that blamed it alone | other clients blamed | driver timer slips | edits (topology) |"
     echo "|---|---|---|---|---|---|---|---|"
@@ -111,7 +115,7 @@ for frames in $BUFFERS; do
     # JACK wakes a client's dependants in the order they joined; FIRST says
     # which of the two joins, and is connected, first.
     if [ "$FIRST" = ohmpatch ]; then
-        "$bin" --patch "$PATCH" --seconds "$SECS" --inputs 1 --out "$json" >/dev/null &
+        "$bin" --patch "$PATCH" --seconds "$SECS" --inputs 1 ${NO_EDITS:+--no-edits} --out "$json" >/dev/null &
         ohm=$!
         wait_in_1
     fi
@@ -119,7 +123,7 @@ for frames in $BUFFERS; do
     pids+=($!)
     wait_port jack_thru:input_1
     if [ "$FIRST" != ohmpatch ]; then
-        "$bin" --patch "$PATCH" --seconds "$SECS" --inputs 1 --out "$json" >/dev/null &
+        "$bin" --patch "$PATCH" --seconds "$SECS" --inputs 1 ${NO_EDITS:+--no-edits} --out "$json" >/dev/null &
         ohm=$!
         wait_in_1
     fi
