@@ -10,7 +10,9 @@
 
 use assert_no_alloc::AllocDisabler;
 use ohmpatch_engine::Engine;
-use ohmpatch_engine::backend::{BackendKind, Stream, StreamEvent, StreamOptions, choose_device};
+use ohmpatch_engine::backend::{
+    BackendKind, DeviceChoice, Stream, StreamEvent, StreamOptions, choose_device,
+};
 use ohmpatch_engine::dsp::Rng;
 use ohmpatch_patch::{Edit, History, Node, Patch, Value, Wire};
 use ohmpatch_tests::jack::Server;
@@ -102,6 +104,12 @@ impl Editor {
         }
     }
 
+    /// Play on `device` (the engine's core goes to the stream).
+    fn play_on(&mut self, device: DeviceChoice) -> Stream {
+        let core = self.engine.take_core().unwrap();
+        Stream::start(device, core, self.engine.stats().clone()).unwrap()
+    }
+
     fn edits(&mut self, count: usize) {
         for i in 0..count {
             let edit = random_edit(&self.patch, &mut self.rng, &mut self.added);
@@ -143,10 +151,9 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
     // Worker threads on, every branched plan handed to them: the edits
     // reach plans split into tasks, and the workers run under the guard.
     let choice_rate = choice.sample_rate;
-    let mut engine = Server::engine_on(choice_rate, 2);
-    engine.set_patch(&patch).unwrap();
-    let stats = engine.stats().clone();
-    let stream = Stream::start(choice, engine.take_core().unwrap(), stats.clone()).unwrap();
+    let mut live = Editor::new(Server::engine_on(choice_rate, 2), patch.clone());
+    let stats = live.engine.stats().clone();
+    let stream = live.play_on(choice);
     // A real client plays into the input the whole time: duplex.
     let _sine = jack.sine_into(&["ohmpatch:in_1"]);
     std::thread::sleep(Duration::from_millis(300));
@@ -162,11 +169,8 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
         sample_rate: Some(choice_rate),
         ..StreamOptions::default()
     });
-    let mut twin = Editor::new(Server::engine_on(choice_rate, 2), patch.clone());
-    let twin_stats = twin.engine.stats().clone();
-    let twin_stream =
-        Stream::start(twin_null, twin.engine.take_core().unwrap(), twin_stats).unwrap();
-    let mut live = Editor::new(engine, patch);
+    let mut twin = Editor::new(Server::engine_on(choice_rate, 2), patch);
+    let twin_stream = twin.play_on(twin_null);
 
     let xruns_before = stats.xruns.load(Ordering::Relaxed);
     let (mut live_blamed, mut twin_blamed) = (0, 0);
@@ -174,17 +178,16 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
     for slice in 0..20 {
         // ABBA order, so a drift in the machine's noise falls on both.
         for twin_first in [slice % 2 == 1, slice % 2 == 0] {
+            let (editor, blamed, secs) = if twin_first {
+                (&mut twin, &mut twin_blamed, &mut twin_s)
+            } else {
+                (&mut live, &mut live_blamed, &mut live_s)
+            };
             let before = jack.blamed();
             let t0 = Instant::now();
-            if twin_first {
-                twin.edits(500);
-                twin_s += t0.elapsed().as_secs_f64();
-                twin_blamed += jack.blamed() - before;
-            } else {
-                live.edits(500);
-                live_s += t0.elapsed().as_secs_f64();
-                live_blamed += jack.blamed() - before;
-            }
+            editor.edits(500);
+            *secs += t0.elapsed().as_secs_f64();
+            *blamed += jack.blamed() - before;
             live.engine.maintain();
             twin.engine.maintain();
         }
@@ -210,7 +213,6 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
     let applied = live.applied;
     let mut engine = live.engine;
     let _ = twin_stream.stop();
-    let storm_s = live_s;
     assert!(applied > 5_000, "only {applied} edits applied");
     assert_eq!(
         stats.nonfinite.load(Ordering::Relaxed),
@@ -224,7 +226,7 @@ fn ten_thousand_edits_while_playing_on_jack_then_a_server_restart() {
     let worker_ns = stats.busy_ns[1].load(Ordering::Relaxed);
     assert!(worker_ns > 0, "the worker ran no task");
     println!(
-        "{applied} edits in {storm_s:.1} s; {xruns} xruns reported by JACK during the storm; {callbacks} callbacks"
+        "{applied} edits in {live_s:.1} s; {xruns} xruns reported by JACK during the storm; {callbacks} callbacks"
     );
 
     // Kill the server: the stream reports the loss.
