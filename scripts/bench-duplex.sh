@@ -64,6 +64,15 @@ wait_port() { for _ in $(seq 100); do jack_lsp | grep -qx "$1" && return 0; slee
 # ohmpatch's first input, whatever node id labels it (`ohmpatch:in_1-guitar`).
 wait_in_1() { for _ in $(seq 100); do jack_lsp | grep -q '^ohmpatch:in_1-' && return 0; sleep 0.1; done; echo "no port ohmpatch:in_1-*" >&2; return 1; }
 
+# jack_thru, and ohmpatch for the same-minute run, each waited for before
+# going on; ohmpatch's pid in $ohm (that run ends when it does).
+start_thru() { jack_thru >/dev/null 2>&1 & pids+=($!); wait_port jack_thru:input_1; }
+start_ohmpatch() {
+    "$bin" --patch "$PATCH" --seconds "$SECS" --inputs 1 ${NO_EDITS:+--no-edits} --out "$json" >/dev/null &
+    ohm=$!
+    wait_in_1
+}
+
 # Round trip: jack_iodelay's last figure after 5 s through CLIENT:IN → CLIENT:OUT,
 # left in $rt (not a subshell: the tool's process must stay in $pids).
 iodelay() {
@@ -91,9 +100,7 @@ for frames in $BUFFERS; do
     start_jackd "$frames" "$log"
 
     # Round trips: jack_thru, then ohmpatch playing `audio_in → output`.
-    jack_thru >/dev/null 2>&1 &
-    pids+=($!)
-    wait_port jack_thru:input_1
+    start_thru
     iodelay "$frames" thru jack_thru:input_1 jack_thru:output_1
     rt_thru=$rt
     stop_all
@@ -115,28 +122,14 @@ for frames in $BUFFERS; do
     # JACK wakes a client's dependants in the order they joined; FIRST says
     # which of the two joins, and is connected, first.
     if [ "$FIRST" = ohmpatch ]; then
-        "$bin" --patch "$PATCH" --seconds "$SECS" --inputs 1 ${NO_EDITS:+--no-edits} --out "$json" >/dev/null &
-        ohm=$!
-        wait_in_1
-    fi
-    jack_thru >/dev/null 2>&1 &
-    pids+=($!)
-    wait_port jack_thru:input_1
-    if [ "$FIRST" != ohmpatch ]; then
-        "$bin" --patch "$PATCH" --seconds "$SECS" --inputs 1 ${NO_EDITS:+--no-edits} --out "$json" >/dev/null &
-        ohm=$!
-        wait_in_1
+        start_ohmpatch; start_thru; order="ohmpatch:in_1 jack_thru:input_1"
+    else
+        start_thru; start_ohmpatch; order="jack_thru:input_1 ohmpatch:in_1"
     fi
     jack_simple_client >/dev/null 2>&1 &
     pids+=($!)
     wait_port jack_simple_client:output1
-    if [ "$FIRST" = ohmpatch ]; then
-        jack_connect jack_simple_client:output1 ohmpatch:in_1
-        jack_connect jack_simple_client:output1 jack_thru:input_1
-    else
-        jack_connect jack_simple_client:output1 jack_thru:input_1
-        jack_connect jack_simple_client:output1 ohmpatch:in_1
-    fi
+    for port in $order; do jack_connect jack_simple_client:output1 "$port"; done
     wait "$ohm"
     part="$out/jackd-$frames-both.log"
     tail -n "+$((start + 1))" "$log" >"$part"
