@@ -19,6 +19,12 @@
 #   PATCH=gain BUFFERS=128 scripts/bench-duplex.sh
 #   FIRST=ohmpatch scripts/bench-duplex.sh   # ohmpatch joins the server first
 #   EDITS=0 scripts/bench-duplex.sh          # no edits while playing
+#   CONTROLS=1 scripts/bench-duplex.sh       # and two reference clients
+# CONTROLS=1 adds, in the same minute, a second jack_thru (JACK names it
+# jack_thru-01: what one identical client's count says of another's) and
+# ohmpatch-busy-thru, jack_thru's work plus $BUSY_US µs of busy time each
+# callback (default 5, about ohmpatch's median on the gain patch): what the
+# length of a callback alone costs in blamed cycles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/ohmpatch-bench}"
@@ -27,6 +33,7 @@ SECS="${SECS:-60}"
 BUFFERS="${BUFFERS:-128 64}"
 PATCH="${PATCH:-graphs/live-guitar-amp.ohm.ron}"
 FIRST="${FIRST:-jack_thru}"
+BUSY_US="${BUSY_US:-5}"
 # EDITS=0 plays without the edits.
 NO_EDITS=
 if [ "${EDITS:-1}" = 0 ]; then NO_EDITS=1; fi
@@ -64,13 +71,34 @@ wait_port() { for _ in $(seq 100); do jack_lsp | grep -qx "$1" && return 0; slee
 # ohmpatch's first input, whatever node id labels it (`ohmpatch:in_1-guitar`).
 wait_in_1() { for _ in $(seq 100); do jack_lsp | grep -q '^ohmpatch:in_1-' && return 0; sleep 0.1; done; echo "no port ohmpatch:in_1-*" >&2; return 1; }
 
-# jack_thru, and ohmpatch for the same-minute run, each waited for before
-# going on; ohmpatch's pid in $ohm (that run ends when it does).
-start_thru() { jack_thru >/dev/null 2>&1 & pids+=($!); wait_port jack_thru:input_1; }
+# The same-minute run's clients, each waited for before going on; each
+# appends its JACK name to $names and its input port to $order. ohmpatch's
+# pid goes in $ohm (that run ends when it does).
+names=()
+order=()
+start_thru() {
+    jack_thru >/dev/null 2>&1 &
+    pids+=($!)
+    # A second jack_thru gets the name the server gives it.
+    local name=jack_thru
+    [ "${#names[@]}" -gt 0 ] && [[ " ${names[*]} " == *" jack_thru "* ]] && name=jack_thru-01
+    wait_port "$name:input_1"
+    names+=("$name")
+    order+=("$name:input_1")
+}
+start_busy() {
+    "$busy_bin" busy_thru --busy-us "$BUSY_US" >/dev/null 2>&1 &
+    pids+=($!)
+    wait_port busy_thru:input_1
+    names+=(busy_thru)
+    order+=(busy_thru:input_1)
+}
 start_ohmpatch() {
     "$bin" --patch "$PATCH" --seconds "$SECS" --inputs 1 ${NO_EDITS:+--no-edits} --out "$json" >/dev/null &
     ohm=$!
     wait_in_1
+    names+=(ohmpatch)
+    order+=(ohmpatch:in_1)
 }
 
 # Round trip: jack_iodelay's last figure after 5 s through CLIENT:IN → CLIENT:OUT,
@@ -86,13 +114,18 @@ iodelay() {
     rt=$(tr '\r' '\n' <"$file" | grep 'total roundtrip latency' | tail -1 | awk '{print $1}')
 }
 
+if [ -n "${CONTROLS:-}" ]; then
+    cargo build --profile bench -p ohmpatch-bench --bin ohmpatch-busy-thru
+    busy_bin="$CARGO_TARGET_DIR/release/ohmpatch-busy-thru"
+fi
+
 summary="$out/summary.md"
 {
     machine_line
-    echo "jackd: $(jackd --version 2>&1 | head -1); dummy driver, $RATE Hz; $SECS s per run; patch $PATCH; $FIRST joins first; ${NO_EDITS:+no }edits"
+    echo "jackd: $(jackd --version 2>&1 | head -1); dummy driver, $RATE Hz; $SECS s per run; patch $PATCH; $FIRST joins first; ${NO_EDITS:+no }edits${CONTROLS:+; controls: jack_thru-01, busy_thru at $BUSY_US µs}"
     echo
-    echo "| frames | client | round trip (jack_iodelay) | xruns blamed on the client in $SECS s | of them, cycles that blamed it alone | other clients blamed | driver timer slips | edits (topology) |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| frames | client | round trip (jack_iodelay) | xruns blamed on the client in $SECS s | of them, cycles that blamed it alone | of them, caught in its callback | other clients blamed | driver timer slips | edits (topology) |"
+    echo "|---|---|---|---|---|---|---|---|---|"
 } >"$summary"
 
 for frames in $BUFFERS; do
@@ -100,6 +133,7 @@ for frames in $BUFFERS; do
     start_jackd "$frames" "$log"
 
     # Round trips: jack_thru, then ohmpatch playing `audio_in → output`.
+    names=()
     start_thru
     iodelay "$frames" thru jack_thru:input_1 jack_thru:output_1
     rt_thru=$rt
@@ -116,34 +150,53 @@ for frames in $BUFFERS; do
 
     # Both at once on the same server, for the same $SECS s, so whatever
     # disturbs the machine disturbs both: jack_thru passing a sine through,
-    # and ohmpatch playing the guitar chain with edits, fed the same sine.
+    # and ohmpatch playing the patch with edits, fed the same sine (and the
+    # reference clients with CONTROLS=1).
     json="$out/ohmpatch-$frames.json"
     start=$(wc -l <"$log")
     # JACK wakes a client's dependants in the order they joined; FIRST says
     # which of the two joins, and is connected, first.
+    names=()
+    order=()
     if [ "$FIRST" = ohmpatch ]; then
-        start_ohmpatch; start_thru; order="ohmpatch:in_1 jack_thru:input_1"
+        start_ohmpatch; start_thru
     else
-        start_thru; start_ohmpatch; order="jack_thru:input_1 ohmpatch:in_1"
+        start_thru; start_ohmpatch
     fi
+    if [ -n "${CONTROLS:-}" ]; then start_thru; start_busy; fi
     jack_simple_client >/dev/null 2>&1 &
     pids+=($!)
     wait_port jack_simple_client:output1
-    for port in $order; do jack_connect jack_simple_client:output1 "$port"; done
+    for port in "${order[@]}"; do jack_connect jack_simple_client:output1 "$port"; done
     wait "$ohm"
     part="$out/jackd-$frames-both.log"
     tail -n "+$((start + 1))" "$log" >"$part"
     stop_all
-    thru_mine=$(count 'client = jack_thru was not finished' "$part")
-    mine=$(count 'client = ohmpatch was not finished' "$part")
     all=$(count 'was not finished' "$part")
     slips=$(count 'JackTimedDriver::Process XRun' "$part")
     edits=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"{r['edits']} ({r['topology_edits']})\")" "$json")
-    thru_alone=$(python3 scripts/jack-alone.py "$part" jack_thru)
-    alone=$(python3 scripts/jack-alone.py "$part" ohmpatch)
-    echo "| $frames | jack_thru | $rt_thru frames | $thru_mine | $thru_alone | $((all - thru_mine - mine)) | $slips | – |" >>"$summary"
-    echo "| $frames | ohmpatch | $rt_ohm frames | $mine | $alone | (same run) | (same run) | $edits |" >>"$summary"
-    echo "$frames frames: round trip jack_thru $rt_thru, ohmpatch $rt_ohm; blamed jack_thru $thru_mine, ohmpatch $mine"
+    others=$all
+    line="$frames frames: round trip jack_thru $rt_thru, ohmpatch $rt_ohm; blamed"
+    for name in "${names[@]}"; do
+        n=$(count "client = $name was not finished" "$part")
+        others=$((others - n))
+    done
+    first=1
+    for name in "${names[@]}"; do
+        n=$(count "client = $name was not finished" "$part")
+        running=$(count "client = $name was not finished, state = Running" "$part")
+        alone=$(python3 scripts/jack-alone.py "$part" "$name")
+        case $name in
+            jack_thru) rt="$rt_thru frames" ;;
+            ohmpatch) rt="$rt_ohm frames" ;;
+            *) rt="–" ;;
+        esac
+        [ "$name" = ohmpatch ] && e=$edits || e="–"
+        if [ -n "$first" ]; then o=$others; s=$slips; first=; else o="(same run)"; s="(same run)"; fi
+        echo "| $frames | $name | $rt | $n | $alone | $running | $o | $s | $e |" >>"$summary"
+        line="$line $name $n"
+    done
+    echo "$line"
 
     kill "$jpid" 2>/dev/null || true
     wait "$jpid" 2>/dev/null || true
