@@ -56,7 +56,9 @@ pub enum Action {
     DiscardRecovery,
     Fit,
     Quit,
-    Audio(StreamOptions),
+    /// New audio settings: the stream's, and the threads that run a block
+    /// (0: one per core).
+    Audio(StreamOptions, usize),
     Recover(PathBuf, Option<PathBuf>),
     Reload,
     /// Show this node in the inspector.
@@ -252,8 +254,9 @@ impl Editor {
                     self.run.quitting = true;
                 }
             }
-            Action::Audio(opts) => {
+            Action::Audio(opts, threads) => {
                 let dir = self.patch_dir();
+                self.live.threads = threads;
                 self.live.reconfigure(opts, &self.doc.patch, dir);
                 let line = self.live.device_line();
                 self.info(format!("audio: {line}"));

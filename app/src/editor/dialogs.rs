@@ -6,6 +6,7 @@ use super::doc::Doc;
 use super::{Action, View, files};
 use bevy_egui::egui::{self, RichText};
 use ohmpatch_engine::backend::{BackendKind, MAX_JACK_PORTS, StreamOptions};
+use ohmpatch_engine::meters::MAX_THREADS;
 use std::path::{Path, PathBuf};
 
 pub(super) enum Dialog {
@@ -72,6 +73,8 @@ pub(super) struct AudioForm {
     pub inputs: String,
     pub connect: bool,
     pub input_devices: Vec<String>,
+    /// Threads that run a block; empty: one per core.
+    pub threads: String,
 }
 
 /// Draw the open dialog, if any.
@@ -330,6 +333,14 @@ pub(super) fn show(ctx: &egui::Context, view: &mut View, doc: &Doc, actions: &mu
                             egui::TextEdit::singleline(&mut f.buffer).hint_text("device default"),
                         );
                         ui.end_row();
+                        ui.label("Threads");
+                        ui.add(
+                            egui::TextEdit::singleline(&mut f.threads).hint_text(format!(
+                                "one per core ({})",
+                                std::thread::available_parallelism().map_or(1, usize::from)
+                            )),
+                        );
+                        ui.end_row();
                     });
                     ui.label(RichText::new("JACK uses its server's rate and buffer.").weak());
                     if ui.button("Apply").clicked() {
@@ -340,6 +351,7 @@ pub(super) fn show(ctx: &egui::Context, view: &mut View, doc: &Doc, actions: &mu
                 let sr = f.sample_rate.trim().parse::<u32>().ok();
                 let buf = f.buffer.trim().parse::<u32>().ok();
                 let inputs = f.inputs.trim().parse::<u16>().ok();
+                let threads = f.threads.trim().parse::<usize>().ok();
                 if inputs.is_none_or(|n| n > MAX_JACK_PORTS) {
                     view.error(format!(
                         "the input channels must be a number from 0 to {MAX_JACK_PORTS}"
@@ -352,18 +364,28 @@ pub(super) fn show(ctx: &egui::Context, view: &mut View, doc: &Doc, actions: &mu
                     && !buf.is_some_and(|b| (16..=8192).contains(&b))
                 {
                     view.error("the buffer must be between 16 and 8192 frames");
+                } else if !f.threads.trim().is_empty()
+                    && !threads.is_some_and(|n| (1..=MAX_THREADS).contains(&n))
+                {
+                    view.error(format!(
+                        "the threads must be a number from 1 to {MAX_THREADS}, or empty for one per core"
+                    ));
                 } else {
                     keep = false;
-                    actions.push(Action::Audio(StreamOptions {
-                        backend: f.backend,
-                        device: (!f.device.is_empty()).then(|| f.device.clone()),
-                        input_device: (!f.input_device.is_empty()).then(|| f.input_device.clone()),
-                        buffer: buf,
-                        sample_rate: sr,
-                        channels: 2,
-                        inputs: inputs.unwrap_or(2),
-                        connect: f.connect,
-                    }));
+                    actions.push(Action::Audio(
+                        StreamOptions {
+                            backend: f.backend,
+                            device: (!f.device.is_empty()).then(|| f.device.clone()),
+                            input_device: (!f.input_device.is_empty())
+                                .then(|| f.input_device.clone()),
+                            buffer: buf,
+                            sample_rate: sr,
+                            channels: 2,
+                            inputs: inputs.unwrap_or(2),
+                            connect: f.connect,
+                        },
+                        threads.unwrap_or(0),
+                    ));
                 }
             }
             Some(Dialog::Audio(f))

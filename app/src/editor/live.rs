@@ -57,13 +57,16 @@ pub struct Live {
     pub thread_loads: Vec<f64>,
     thread_load: ThreadLoad,
     thread_load_at: Instant,
+    /// Threads that run a block (0: one per core), from the audio
+    /// settings; taken by the next [`Live::reconfigure`].
+    pub threads: usize,
 }
 
 impl Live {
     pub fn new(registry: Arc<Registry>, opts: StreamOptions, patch_dir: Option<PathBuf>) -> Live {
         let mut sup = Supervisor::new(opts);
         let choice = sup.choose();
-        let engine = Engine::new(registry.clone(), config(&choice, patch_dir));
+        let engine = Engine::new(registry.clone(), config(&choice, patch_dir, 0));
         let mut live = Live {
             registry,
             engine,
@@ -84,6 +87,7 @@ impl Live {
             xruns: 0,
             input_xruns: 0,
             input_peak: None,
+            threads: 0,
         };
         live.start(choice);
         live
@@ -121,7 +125,10 @@ impl Live {
         }
         self.sup.set_opts(opts);
         let choice = self.sup.choose();
-        self.engine = Engine::new(self.registry.clone(), config(&choice, patch_dir));
+        self.engine = Engine::new(
+            self.registry.clone(),
+            config(&choice, patch_dir, self.threads),
+        );
         self.set_patch(patch);
         self.start(choice);
         self.last_analysis_rev = 0;
@@ -293,14 +300,14 @@ impl Live {
     }
 }
 
-fn config(choice: &DeviceChoice, patch_dir: Option<PathBuf>) -> EngineConfig {
+/// `threads` 0 is one per core; the plan goes to the workers only when it
+/// has branches worth it.
+fn config(choice: &DeviceChoice, patch_dir: Option<PathBuf>, threads: usize) -> EngineConfig {
     EngineConfig {
         sample_rate: f64::from(choice.sample_rate),
         patch_dir,
         channel_map: ChannelMap::Param,
-        // One thread per core; the plan goes to the workers only when it
-        // has branches worth it.
-        threads: 0,
+        threads,
         ..EngineConfig::default()
     }
 }
@@ -313,5 +320,52 @@ pub fn describe(e: &EngineError) -> String {
             .collect::<Vec<_>>()
             .join("; "),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Live;
+    use ohmpatch_engine::backend::{BackendKind, StreamOptions};
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+
+    /// Whether the engine has handed the plan to its workers within 5 s.
+    fn goes_parallel(live: &mut Live) -> bool {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(5) {
+            live.engine.maintain();
+            if live.engine.stats().parallel.load(Ordering::Relaxed) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// The audio settings' threads reach the engine: two rigs side by side
+    /// go to the workers with two threads and stay on the audio thread
+    /// with one.
+    #[test]
+    fn the_threads_setting_decides_whether_branches_run_on_workers() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let path = root.join("graphs/two-rigs.ohm.ron");
+        let patch = ohmpatch_patch::load_file(&path).unwrap();
+        let registry = Arc::new(ohmpatch_nodes::registry_with_plugins());
+        let opts = StreamOptions {
+            backend: BackendKind::Null,
+            ..StreamOptions::default()
+        };
+        let dir = path.parent().map(|d| d.to_path_buf());
+        let mut live = Live::new(registry, opts.clone(), dir.clone());
+        for (threads, parallel) in [(2, true), (1, false)] {
+            live.threads = threads;
+            live.reconfigure(opts.clone(), &patch, dir.clone());
+            assert_eq!(live.engine.config().thread_count(), threads);
+            assert!(live.engine_error.is_none(), "{:?}", live.engine_error);
+            assert_eq!(goes_parallel(&mut live), parallel, "{threads} threads");
+        }
+        live.shutdown();
     }
 }

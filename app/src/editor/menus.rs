@@ -154,6 +154,10 @@ pub(super) fn menu_bar(root: &mut egui::Ui, ed: &mut Editor, actions: &mut Vec<A
                             .map(|b| b.to_string())
                             .unwrap_or_default(),
                         devices: names(false),
+                        threads: match ed.live.threads {
+                            0 => String::new(),
+                            n => n.to_string(),
+                        },
                     }));
                 }
             });
