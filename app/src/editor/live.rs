@@ -350,14 +350,14 @@ mod tests {
     #[test]
     fn the_threads_setting_decides_whether_branches_run_on_workers() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let path = root.join("graphs/two-rigs.ohm.ron");
-        let patch = ohmpatch_patch::load_file(&path).unwrap();
+        let patch = ohmpatch_patch::load_file(&root.join("graphs/two-rigs.ohm.ron")).unwrap();
         let registry = Arc::new(ohmpatch_nodes::registry_with_plugins());
         let opts = StreamOptions {
             backend: BackendKind::Null,
             ..StreamOptions::default()
         };
-        let dir = path.parent().map(|d| d.to_path_buf());
+        // Its `assets/…` sounds read beside the repository's root.
+        let dir = Some(root);
         let mut live = Live::new(registry, opts.clone(), dir.clone());
         for (threads, parallel) in [(2, true), (1, false)] {
             live.threads = threads;
