@@ -28,12 +28,6 @@ busy_bin="$CARGO_TARGET_DIR/release/ohmpatch-busy-thru"
 out="$CARGO_TARGET_DIR/busy/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 
-pids=()
-stop_all() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
-jpid=""
-cleanup() { stop_all; if [ -n "$jpid" ]; then kill "$jpid" 2>/dev/null || true; wait "$jpid" 2>/dev/null || true; fi; }
-trap cleanup EXIT
-wait_port() { for _ in $(seq 100); do jack_lsp | grep -qx "$1" && return 0; sleep 0.1; done; echo "no port $1" >&2; return 1; }
 
 # The clients by JACK name; a busy one is named after its busy time.
 clients=(jack_thru)

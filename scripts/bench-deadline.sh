@@ -31,11 +31,6 @@ export JACK_NO_AUDIO_RESERVATION=1
 out="$CARGO_TARGET_DIR/deadline/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 
-jpid=""
-cleanup() { if [ -n "$jpid" ]; then kill "$jpid" 2>/dev/null || true; wait "$jpid" 2>/dev/null || true; fi; }
-trap cleanup EXIT
-
-
 summary="$out/summary.md"
 {
     machine_line

@@ -62,12 +62,6 @@ if [ "$PATCH" = gain ]; then
 EOF
 fi
 
-pids=()
-stop_all() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
-jpid=""
-cleanup() { stop_all; if [ -n "$jpid" ]; then kill "$jpid" 2>/dev/null || true; wait "$jpid" 2>/dev/null || true; fi; }
-trap cleanup EXIT
-wait_port() { for _ in $(seq 100); do jack_lsp | grep -qx "$1" && return 0; sleep 0.1; done; echo "no port $1" >&2; return 1; }
 # ohmpatch's first input, whatever node id labels it (`ohmpatch:in_1-guitar`).
 wait_in_1() { for _ in $(seq 100); do jack_lsp | grep -q '^ohmpatch:in_1-' && return 0; sleep 0.1; done; echo "no port ohmpatch:in_1-*" >&2; return 1; }
 

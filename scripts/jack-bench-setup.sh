@@ -2,7 +2,7 @@
 # checks the tools, refuses to touch a server of $JACK_DEFAULT_SERVER's name
 # that someone already runs, frees JACK's registry slots of dead servers
 # (scripts/jack-free-slots.py), builds `ohmpatch-deadline` into $bin, and
-# defines start_jackd, machine_line and count.
+# defines start_jackd, stop_all, wait_port, machine_line and count.
 for tool in "$@" jack_wait; do
     command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install jackd2)" >&2; exit 1; }
 done
@@ -17,6 +17,16 @@ bin="$CARGO_TARGET_DIR/release/ohmpatch-deadline"
 machine_line() {
     echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/ {print $2}') GiB; $(uname -r); $(date -u +%Y-%m-%dT%H:%MZ)"
 }
+# Clients a script started (their pids in $pids), stopped together; the
+# server and they are stopped on exit too, unless the script sets a trap of
+# its own.
+pids=()
+stop_all() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
+jpid=""
+cleanup() { stop_all; if [ -n "$jpid" ]; then kill "$jpid" 2>/dev/null || true; wait "$jpid" 2>/dev/null || true; fi; }
+trap cleanup EXIT
+# Wait up to 10 s for the JACK port $1 to exist.
+wait_port() { for _ in $(seq 100); do jack_lsp | grep -qx "$1" && return 0; sleep 0.1; done; echo "no port $1" >&2; return 1; }
 # How many lines of file $2 hold $1 (jackd's blame lines), 0 when none.
 count() { grep -c -- "$1" "$2" || true; }
 # Start the private dummy server at $RATE Hz and $1 frames, logging to $2;
