@@ -75,6 +75,8 @@ pub(super) struct AudioForm {
     pub input_devices: Vec<String>,
     /// Threads that run a block; empty: one per core.
     pub threads: String,
+    /// How many threads "one per core" comes to here.
+    pub per_core: usize,
 }
 
 /// Draw the open dialog, if any.
@@ -335,10 +337,8 @@ pub(super) fn show(ctx: &egui::Context, view: &mut View, doc: &Doc, actions: &mu
                         ui.end_row();
                         ui.label("Threads");
                         ui.add(
-                            egui::TextEdit::singleline(&mut f.threads).hint_text(format!(
-                                "one per core ({})",
-                                std::thread::available_parallelism().map_or(1, usize::from)
-                            )),
+                            egui::TextEdit::singleline(&mut f.threads)
+                                .hint_text(format!("one per core ({})", f.per_core)),
                         );
                         ui.end_row();
                     });

@@ -158,6 +158,11 @@ pub(super) fn menu_bar(root: &mut egui::Ui, ed: &mut Editor, actions: &mut Vec<A
                             0 => String::new(),
                             n => n.to_string(),
                         },
+                        per_core: ohmpatch_engine::EngineConfig {
+                            threads: 0,
+                            ..Default::default()
+                        }
+                        .thread_count(),
                     }));
                 }
             });
