@@ -28,7 +28,6 @@ busy_bin="$CARGO_TARGET_DIR/release/ohmpatch-busy-thru"
 out="$CARGO_TARGET_DIR/busy/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 
-
 # The clients by JACK name; a busy one is named after its busy time.
 clients=(jack_thru)
 for us in $BUSY; do clients+=("busy_$us"); done

@@ -75,7 +75,7 @@ start_thru() {
     pids+=($!)
     # A second jack_thru gets the name the server gives it.
     local name=jack_thru
-    [ "${#names[@]}" -gt 0 ] && [[ " ${names[*]} " == *" jack_thru "* ]] && name=jack_thru-01
+    [[ " ${names[*]} " == *" jack_thru "* ]] && name=jack_thru-01
     wait_port "$name:input_1"
     names+=("$name")
     order+=("$name:input_1")
@@ -169,15 +169,18 @@ for frames in $BUFFERS; do
     all=$(count 'was not finished' "$part")
     slips=$(count 'JackTimedDriver::Process XRun' "$part")
     edits=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"{r['edits']} ({r['topology_edits']})\")" "$json")
+    # Each client's blames, and what is left for the others.
+    blamed=()
     others=$all
-    line="$frames frames: round trip jack_thru $rt_thru, ohmpatch $rt_ohm; blamed"
     for name in "${names[@]}"; do
-        n=$(count "client = $name was not finished" "$part")
-        others=$((others - n))
+        blamed+=("$(count "client = $name was not finished" "$part")")
+        others=$((others - ${blamed[-1]}))
     done
+    line="$frames frames: round trip jack_thru $rt_thru, ohmpatch $rt_ohm; blamed"
     first=1
-    for name in "${names[@]}"; do
-        n=$(count "client = $name was not finished" "$part")
+    for i in "${!names[@]}"; do
+        name=${names[$i]}
+        n=${blamed[$i]}
         running=$(count "client = $name was not finished, state = Running" "$part")
         alone=$(python3 scripts/jack-alone.py "$part" "$name")
         case $name in
